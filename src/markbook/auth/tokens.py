@@ -1,0 +1,71 @@
+"""API bearer tokens: random, shown once, stored as SHA-256.
+
+A token carries 256 random bits, so a fast hash is enough (there is nothing to
+brute-force); what matters is that the database never holds a usable token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from markbook.auth.models import ApiToken, User
+from markbook.db import utcnow
+
+TOKEN_PREFIX = "mb_"
+# last_used_at is written at most this often, so reads do not each cost a write.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+
+
+def new_token_value() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    session: Session, user: User, name: str, expires_at: dt.datetime | None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the token, which is not kept."""
+    value = new_token_value()
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=token_digest(value),
+        prefix=value[: len(TOKEN_PREFIX) + 6],
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    return token, value
+
+
+def user_for_token(session: Session, value: str) -> User | None:
+    """The active user a usable token belongs to, else None."""
+    if not value.startswith(TOKEN_PREFIX) or len(value) > 200:
+        return None
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(value))
+    ).first()
+    if row is None:
+        return None
+    token, user = row.tuple()
+    now = utcnow()
+    if not token.is_usable(now) or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return user
+
+
+def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()

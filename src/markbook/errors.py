@@ -1,0 +1,220 @@
+"""Typed errors, and the one place that turns them into HTTP answers.
+
+Every error answer is ``application/problem+json`` (RFC 9457): ``type``, ``title``,
+``status`` and a ``detail`` sentence a person can act on; validation errors also
+list each failing field or row under ``errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class MarkbookError(Exception):
+    """Base of the errors services raise; each maps to one HTTP status."""
+
+    status: int = 400
+    code: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.headers = dict(headers or {})
+
+    @property
+    def title(self) -> str:
+        return HTTPStatus(self.status).phrase
+
+
+class BadRequest(MarkbookError):
+    pass
+
+
+class NotAuthenticated(MarkbookError):
+    status = 401
+    code = "not-authenticated"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid-credentials"
+
+
+class Forbidden(MarkbookError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(MarkbookError):
+    status = 404
+    code = "not-found"
+
+
+class StudentNotFound(NotFound):
+    code = "student-not-found"
+
+    def __init__(self, student_id: int | str) -> None:
+        super().__init__(
+            f"There is no student {student_id} that you may see. Check the id, or list the "
+            "students you may see with GET /api/v1/students."
+        )
+
+
+class CourseNotFound(NotFound):
+    code = "course-not-found"
+
+    def __init__(self, course_id: int | str) -> None:
+        super().__init__(
+            f"There is no course {course_id} that you may see. Check the id, or list the "
+            "courses you may see with GET /api/v1/courses."
+        )
+
+
+class Conflict(MarkbookError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(MarkbookError):
+    status = 413
+    code = "payload-too-large"
+
+
+class InvalidInput(MarkbookError):
+    """The request is well formed but some of what it says cannot be accepted."""
+
+    status = 422
+    code = "invalid-input"
+
+
+class TooManyRequests(MarkbookError):
+    status = 429
+    code = "too-many-requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:markbook:problem:{code}" if code else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    # ("body", "grades", 3, "score") -> "grades[3].score"; ("query", "page") -> "page"
+    parts = [part for part in location if part not in ("body", "query", "path", "header")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "request"
+
+
+def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(error.get("loc", ())), "message": error.get("msg", "is invalid")}
+        for error in exc.errors()
+    ]
+    shown = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return problem(
+        422,
+        f"The request has invalid values. {shown}{more}.",
+        code="invalid-input",
+        errors=errors,
+        request_id=_request_id(request),
+    )
+
+
+def _markbook_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MarkbookError)
+    return problem(
+        exc.status,
+        exc.detail,
+        code=exc.code,
+        errors=exc.errors,
+        headers=exc.headers,
+        request_id=_request_id(request),
+    )
+
+
+_HTTP_DETAILS = {
+    404: "No such page or route: {method} {path}. The API's routes are listed at /docs.",
+    405: "{method} is not allowed on {path}. The API's routes are listed at /docs.",
+}
+
+
+def _http_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    template = _HTTP_DETAILS.get(exc.status_code)
+    if template:
+        detail = template.format(method=request.method, path=request.url.path)
+    else:
+        detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+    return problem(
+        exc.status_code, detail, headers=exc.headers, request_id=_request_id(request)
+    )
+
+
+def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    request_id = _request_id(request)
+    log.exception(
+        "unhandled error on %s %s (request %s)", request.method, request.url.path, request_id,
+        exc_info=exc,
+    )
+    return problem(
+        500,
+        "Something went wrong on our side and the request was not completed. It has been "
+        "logged; try again, and if it keeps happening give your administrator the request id.",
+        code="internal-error",
+        request_id=request_id,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(MarkbookError, _markbook_problem)
+    app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(Exception, _unexpected_problem)
