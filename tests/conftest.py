@@ -89,7 +89,10 @@ def redis_url() -> str:
 
 
 def make_database(
-    backend: str, label: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    backend: str,
+    label: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
     """An empty database of this backend, with the schema migrated to head."""
     if backend == "sqlite":

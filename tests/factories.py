@@ -34,7 +34,9 @@ def password_hash() -> str:
     return _password_hash
 
 
-def user(session: Session, role: Role | str, name: str | None = None, email: str | None = None) -> User:
+def user(
+    session: Session, role: Role | str, name: str | None = None, email: str | None = None
+) -> User:
     n = next(_counter)
     role = Role(role)
     created = User(
@@ -141,7 +143,9 @@ def assignment(
 
 
 def guardian_of(session: Session, guardian: User, pupil: Student) -> None:
-    session.add(Guardianship(guardian_id=guardian.id, student_id=pupil.id, relationship_label="parent"))
+    session.add(
+        Guardianship(guardian_id=guardian.id, student_id=pupil.id, relationship_label="parent")
+    )
     session.flush()
 
 

@@ -38,9 +38,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_actor_id_occurred_at", "actor_id", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     # No foreign keys: the trail must outlive the user and the student it names.
     actor_id: Mapped[int | None]

@@ -4,6 +4,7 @@ from markbook.audit import AuditEvent
 from markbook.auth.models import ApiToken, Role, User
 from markbook.db import Base
 from markbook.jobs.models import ExportJob, JobKind, JobStatus
+from markbook.records import versioning  # noqa: F401  (registers the data_version hook)
 from markbook.records.models import (
     AnalyticsData,
     Assignment,
@@ -20,7 +21,6 @@ from markbook.records.models import (
     TutorAssignment,
     TutorWeeklyReport,
 )
-from markbook.records import versioning  # noqa: F401  (registers the data_version hook)
 
 __all__ = [
     "AnalyticsData",

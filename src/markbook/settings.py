@@ -78,13 +78,9 @@ class Settings(BaseSettings):
         "characters). Unset: a random key is generated once and kept in a file next to the "
         "database.",
     )
-    school_name: str = Field(
-        "Markbook School", description="Shown on reports and in the web UI."
-    )
+    school_name: str = Field("Markbook School", description="Shown on reports and in the web UI.")
     log_level: str = Field("INFO", description="Python logging level name.")
-    session_max_age_hours: int = Field(
-        12, ge=1, description="How long a web sign-in lasts."
-    )
+    session_max_age_hours: int = Field(12, ge=1, description="How long a web sign-in lasts.")
     token_default_expiry_days: int | None = Field(
         90,
         ge=1,

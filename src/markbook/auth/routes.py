@@ -43,7 +43,7 @@ class TokenOut(Schema):
 
 class IssuedToken(BaseModel):
     token: str = Field(description="Send as 'Authorization: Bearer <token>'. Shown only once.")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
     expires_at: dt.datetime | None
     user: UserOut
 

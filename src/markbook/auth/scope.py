@@ -33,7 +33,7 @@ from markbook.records.models import (
 IdColumn: TypeAlias = ColumnElement[int] | QueryableAttribute[int]
 
 
-def visible_student_ids(user: User) -> Select[tuple[int]] | None:
+def visible_student_ids(user: User) -> Select[int] | None:
     """A SELECT of the ids of the students ``user`` may see; None means all of them."""
     role = Role(user.role)
     if role is Role.admin:
@@ -80,7 +80,9 @@ def course_filter(user: User, course_id: IdColumn) -> ColumnElement[bool]:
     if role is Role.admin:
         return true()
     if role is Role.teacher:
-        return course_id.in_(select(Course.id).where(Course.teacher_id == user.id).scalar_subquery())
+        return course_id.in_(
+            select(Course.id).where(Course.teacher_id == user.id).scalar_subquery()
+        )
     visible = visible_student_ids(user)
     if visible is None:  # pragma: no cover - only admins see everyone
         return false()

@@ -110,9 +110,7 @@ def revoke_token_of(session: Session, user: User, token_id: int) -> ApiToken:
     """Revoke one of ``user``'s tokens (an admin may revoke anyone's)."""
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != user.id and user.role != Role.admin):
-        raise NotFound(
-            f"You have no token {token_id}. List yours with GET /api/v1/auth/tokens."
-        )
+        raise NotFound(f"You have no token {token_id}. List yours with GET /api/v1/auth/tokens.")
     revoke_token(token)
     return token
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from markbook.auth.models import ApiToken, User
 from markbook.db import utcnow
 
-TOKEN_PREFIX = "mb_"
+TOKEN_PREFIX = "mb_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 # last_used_at is written at most this often, so reads do not each cost a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 
@@ -57,7 +57,7 @@ def user_for_token(session: Session, value: str) -> User | None:
     ).first()
     if row is None:
         return None
-    token, user = row.tuple()
+    token, user = row
     now = utcnow()
     if not token.is_usable(now) or not user.active:
         return None

@@ -129,9 +129,7 @@ class Course(Base):
     name: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(100))
     term: Mapped[str] = mapped_column(String(40), index=True)
-    teacher_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     credits: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date] = mapped_column(Date)
@@ -148,9 +146,7 @@ class Enrollment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("courses.id", ondelete="CASCADE"), index=True
-    )
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     start_date: Mapped[dt.date] = mapped_column(Date)
     # None: still enrolled.
     end_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -263,13 +259,9 @@ class TeacherWeeklyReport(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    teacher_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("courses.id", ondelete="CASCADE"), index=True
-    )
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     week_start: Mapped[dt.date] = mapped_column(Date)
     progress_summary: Mapped[str] = mapped_column(Text)
     homework_completion: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))

@@ -103,9 +103,7 @@ def list_students(
         str | None, Query(max_length=200, description="Part of a name, or an exact SIS id.")
     ] = None,
     course_id: Annotated[int | None, Query(description="Only students enrolled in it.")] = None,
-    grade_level: Annotated[
-        int | None, Query(ge=MIN_GRADE_LEVEL, le=MAX_GRADE_LEVEL)
-    ] = None,
+    grade_level: Annotated[int | None, Query(ge=MIN_GRADE_LEVEL, le=MAX_GRADE_LEVEL)] = None,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> Page[StudentOut]:
@@ -119,8 +117,13 @@ def list_students(
         page=service.PageRequest(page, per_page),
     )
     record_access(
-        session, user, AuditAction.read, Channel.api, "student_list",
-        [student.id for student in students], ip=ip,
+        session,
+        user,
+        AuditAction.read,
+        Channel.api,
+        "student_list",
+        [student.id for student in students],
+        ip=ip,
     )
     return Page[StudentOut](
         items=[StudentOut.model_validate(s) for s in students],
@@ -174,8 +177,14 @@ def get_course(
     """One course you may see, with its students that you may see."""
     view, roster, assignment_count = service.course_detail(session, user, course_id)
     record_access(
-        session, user, AuditAction.read, Channel.api, "course_roster",
-        [student.id for student in roster], ip=ip, detail={"course_id": course_id},
+        session,
+        user,
+        AuditAction.read,
+        Channel.api,
+        "course_roster",
+        [student.id for student in roster],
+        ip=ip,
+        detail={"course_id": course_id},
     )
     return CourseDetail(
         **_course_out(view).model_dump(),

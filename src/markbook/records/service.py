@@ -167,18 +167,16 @@ def _course_views(session: Session, courses: list[Course]) -> list[CourseView]:
     if not courses:
         return []
     ids = [course.id for course in courses]
-    counts = dict(
-        session.execute(
-            select(Enrollment.course_id, func.count(func.distinct(Enrollment.student_id)))
-            .where(Enrollment.course_id.in_(ids))
-            .group_by(Enrollment.course_id)
-        ).tuples()
+    counted = session.execute(
+        select(Enrollment.course_id, func.count(func.distinct(Enrollment.student_id)))
+        .where(Enrollment.course_id.in_(ids))
+        .group_by(Enrollment.course_id)
     )
-    teachers = dict(
-        session.execute(
-            select(User.id, User.name).where(User.id.in_({c.teacher_id for c in courses}))
-        ).tuples()
+    counts = {course_id: count for course_id, count in counted}
+    named = session.execute(
+        select(User.id, User.name).where(User.id.in_({c.teacher_id for c in courses}))
     )
+    teachers = {user_id: name for user_id, name in named}
     return [
         CourseView(course, teachers.get(course.teacher_id, ""), counts.get(course.id, 0))
         for course in courses
@@ -190,6 +188,6 @@ def _course_visible(session: Session, user: User, course_id: int) -> bool:
     return session.execute(query).first() is not None
 
 
-def _count(session: Session, query: Select[tuple[Student]] | Select[tuple[Course]]) -> int:
+def _count(session: Session, query: Select[Student] | Select[Course]) -> int:
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     return session.execute(counted).scalar_one()

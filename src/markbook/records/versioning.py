@@ -75,6 +75,10 @@ def _bump_where(session: Session, condition: ColumnElement[bool]) -> None:
         .execution_options(synchronize_session=False)
     )
     session.execute(statement)
+    # The UPDATE bypassed the identity map: make loaded students re-read the version.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Student):
+            session.expire(obj, ["data_version"])
 
 
 def _touched(session: Session) -> tuple[set[int], set[int]]:
@@ -89,9 +93,8 @@ def _touched(session: Session) -> tuple[set[int], set[int]]:
                 courses.add(obj.id)
         elif isinstance(obj, Assignment):
             courses.update(_old_and_new(obj, "course_id"))
-        elif isinstance(obj, Student) and obj in session.dirty:
-            if _changed_besides_version(obj):
-                students.add(obj.id)
+        elif isinstance(obj, Student) and obj in session.dirty and _changed_besides_version(obj):
+            students.add(obj.id)
     return students, courses
 
 
@@ -106,7 +109,7 @@ def _changed_besides_version(student: Student) -> bool:
     state = orm_attributes.instance_state(student)
     return any(
         state.attrs[key].history.has_changes()
-        for key in state.mapper.column_attrs.keys()
+        for key in state.mapper.column_attrs.keys()  # noqa: SIM118 - not a dict
         if key not in ("data_version", "name_search")
     )
 

@@ -148,11 +148,8 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
 def _course_teachers(session: Session, course_ids: Iterable[int]) -> dict[int, int]:
     teachers: dict[int, int] = {}
     for chunk in _chunks(course_ids):
-        teachers.update(
-            session.execute(select(Course.id, Course.teacher_id).where(Course.id.in_(chunk)))
-            .tuples()
-            .all()
-        )
+        rows = session.execute(select(Course.id, Course.teacher_id).where(Course.id.in_(chunk)))
+        teachers.update((course_id, teacher_id) for course_id, teacher_id in rows)
     return teachers
 
 
@@ -191,11 +188,10 @@ def write_grades(session: Session, user: User, rows: list[GradeIn], limit: int) 
     _check_batch(user, rows, limit, "grades")
     assignment_course: dict[int, int] = {}
     for chunk in _chunks(row.assignment_id for row in rows):
-        assignment_course.update(
-            session.execute(
-                select(Assignment.id, Assignment.course_id).where(Assignment.id.in_(chunk))
-            ).tuples()
+        found = session.execute(
+            select(Assignment.id, Assignment.course_id).where(Assignment.id.in_(chunk))
         )
+        assignment_course.update((a_id, c_id) for a_id, c_id in found)
     teachers = _course_teachers(session, assignment_course.values())
     students = _existing_students(session, (row.student_id for row in rows))
     spans = _enrollment_spans(session, students, teachers)
@@ -223,13 +219,13 @@ def write_grades(session: Session, user: User, rows: list[GradeIn], limit: int) 
             )
         key = (row.assignment_id, row.student_id)
         if key in seen:
-            errors.add(index, "assignment_id", f"repeats grades[{seen[key]}] (same assignment and student)")
+            errors.add(
+                index, "assignment_id", f"repeats grades[{seen[key]}] (same assignment and student)"
+            )
         seen.setdefault(key, index)
     errors.raise_if_any(len(rows), "grades")
 
-    existing = _existing_keys(
-        session, Grade.assignment_id, Grade.student_id, list(seen)
-    )
+    existing = _existing_keys(session, Grade.assignment_id, Grade.student_id, list(seen))
     upsert(
         session,
         Grade.__table__,  # type: ignore[arg-type]
@@ -276,7 +272,9 @@ def write_attendance(
                 "student_id",
                 f"student {row.student_id} is not enrolled in course {row.course_id}",
             )
-        elif not any(start <= row.date and (end is None or row.date <= end) for start, end in enrolled):
+        elif not any(
+            start <= row.date and (end is None or row.date <= end) for start, end in enrolled
+        ):
             errors.add(
                 index,
                 "date",
@@ -285,7 +283,9 @@ def write_attendance(
             )
         key = (row.student_id, row.date, row.course_id)
         if key in seen:
-            errors.add(index, "date", f"repeats records[{seen[key]}] (same student, course and date)")
+            errors.add(
+                index, "date", f"repeats records[{seen[key]}] (same student, course and date)"
+            )
         seen.setdefault(key, index)
     errors.raise_if_any(len(rows), "attendance records")
 

@@ -1,0 +1,3 @@
+from markbook.cli import main
+
+main()

@@ -1,0 +1,254 @@
+"""The ``markbook`` command: serve, migrate, demo data, users and tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import secrets
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from markbook import migrate
+from markbook.auth.models import Role
+from markbook.db import make_engine, make_sessionmaker, session_scope
+from markbook.errors import MarkbookError
+from markbook.settings import InsecureSecretKey, Settings, get_settings
+
+if TYPE_CHECKING:
+    from markbook.demo import DemoSummary
+
+app = typer.Typer(
+    help="Markbook: student performance reports, report cards and data exports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+# Messages and tables go to stderr; stdout carries only what a script would
+# capture (a token, a report file).
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # Alembic narrates every step at INFO; the commands say what happened.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} must be a date like 2026-11-22, not {value!r}.") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply the schema migrations (creates the database's tables when empty)."""
+    settings = _settings()
+    migrate.upgrade(settings, revision)
+    engine = make_engine(settings)
+    console.print(f"database at revision [bold]{migrate.current_revision(engine)}[/]")
+    engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and whether it is the newest."""
+    settings = _settings()
+    engine = make_engine(settings)
+    current = migrate.current_revision(engine)
+    head = migrate.head_revision(settings)
+    engine.dispose()
+    state = "up to date" if current == head else f"behind (newest is {head})"
+    console.print(f"revision {current or 'none'}: {state}")
+
+
+def _print_sign_ins(summary: DemoSummary) -> None:
+    table = Table(title="Demo sign-ins (password for every demo account shown)")
+    table.add_column("role")
+    table.add_column("email")
+    table.add_column("password")
+    table.add_column("name")
+    for sign_in in summary.sign_ins:
+        table.add_row(sign_in.role, sign_in.email, sign_in.password, sign_in.name)
+    console.print(table)
+
+
+def _build_demo(settings: Settings, students: int, seed: int, today: dt.date | None) -> DemoSummary:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from markbook.demo import build_demo
+
+    engine = make_engine(settings)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("building the demo school", total=None)
+
+            def report(stage: str, rows: int) -> None:
+                progress.update(task, description=f"{stage}: {rows:,} rows")
+
+            summary = build_demo(engine, students=students, seed=seed, today=today, progress=report)
+    finally:
+        engine.dispose()
+    total = sum(summary.rows.values())
+    console.print(
+        f"demo school: {summary.students:,} students, {total:,} rows in "
+        f"{summary.seconds:.1f} s (seed {summary.seed}, today {summary.today.isoformat()})"
+    )
+    return summary
+
+
+@app.command()
+def demo(
+    students: Annotated[int, typer.Option(min=1, max=200_000, help="How many students.")] = 300,
+    seed: Annotated[int, typer.Option(help="Same seed and day, same school.")] = 42,
+    today: Annotated[
+        Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option(help="The day the records run up to (YYYY-MM-DD); default today."),
+    ] = None,
+) -> None:
+    """Fill an empty database with a realistic demo school."""
+    from markbook.demo import DatabaseNotEmpty
+
+    settings = _settings()
+    migrate.upgrade(settings)
+    try:
+        summary = _build_demo(settings, students, seed, _parse_date(today, "--today"))
+    except DatabaseNotEmpty as error:
+        raise _fail(str(error)) from None
+    _print_sign_ins(summary)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Create the demo school first if the database is empty.")
+    ] = False,
+    students: Annotated[int, typer.Option(min=1, help="Demo size with --demo.")] = 300,
+) -> None:
+    """Apply migrations and serve the API (and, with --demo, demo data)."""
+    import uvicorn
+
+    from markbook.app import create_app
+
+    settings = _settings()
+    try:
+        settings.resolved_secret_key()
+    except InsecureSecretKey as error:
+        raise _fail(str(error)) from None
+    migrate.upgrade(settings)
+    if with_demo:
+        from markbook.demo import DatabaseNotEmpty
+
+        try:
+            _print_sign_ins(_build_demo(settings, students, 42, None))
+        except DatabaseNotEmpty:
+            console.print(
+                "The database already has data, so no demo school was created. Demo accounts, "
+                "if this is a demo database, use the password [bold]markbook-demo[/]."
+            )
+    url = f"http://{host}:{port}"
+    console.print(f"Markbook is at [bold]{url}[/]  (API docs: {url}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[Role, typer.Option(help="What the account may see and do.")],
+    password: Annotated[
+        Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option(help="Password; prompted for (or generated) when left out."),
+    ] = None,
+) -> None:
+    """Create a user account."""
+    from markbook.auth import service
+
+    settings = _settings()
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Again: ") != password:
+                raise _fail("the passwords differ.")
+        else:
+            password = secrets.token_urlsafe(12)
+            generated = True
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            user = service.create_user(
+                session, email=email, name=name, role=role, password=password
+            )
+            summary = f"created {user.role} {user.email} (id {user.id})"
+    except MarkbookError as error:
+        raise _fail(error.detail) from None
+    finally:
+        engine.dispose()
+    console.print(summary)
+    if generated:
+        console.print(f"generated password: [bold]{password}[/]")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
+    expires_days: Annotated[
+        Optional[int],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option(min=1, help="Lifetime in days; none for no expiry."),
+    ] = None,
+) -> None:
+    """Create an API token and print it (alone, on stdout)."""
+    from markbook.auth import service
+
+    settings = _settings()
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            user = service.user_by_email(session, email)
+            if user is None or not user.active:
+                raise _fail(f"there is no active user with the email {email}.")
+            _, value = service.create_token(session, user, name, expires_days)
+    except MarkbookError as error:
+        raise _fail(error.detail) from None
+    finally:
+        engine.dispose()
+    typer.echo(value)
+
+
+def main() -> None:
+    app()
