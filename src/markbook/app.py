@@ -145,10 +145,23 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        # fullmatch, not match: `$` would let a trailing newline through into our answer.
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+                self._observe(scope, message["status"], started)
+            await send(message)
 
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
@@ -159,22 +172,17 @@ class RequestContextMiddleware:
                 code="payload-too-large",
                 request_id=request_id,
             )
-            await response(scope, receive, send)
-            self._observe(scope, 413, started)
+            await response(scope, receive, send_with_id)
             return
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ]
-                self._observe(scope, message["status"], started)
-            await send(message)
-
-        await self.app(scope, _capped(receive), send_with_id)
+        try:
+            await self.app(scope, _capped(receive), send_with_id)
+        except Exception:
+            # The 500 answer is sent by the server-error handler outside this
+            # middleware; count it here, or failures would be missing from /metrics.
+            if not response_started:
+                self._observe(scope, 500, started)
+            raise
 
     @staticmethod
     def _observe(scope: Scope, status: int, started: float) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, func, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from markbook.db import Base, utcnow
+from markbook.metrics import AUDIT_EVENTS
 
 
 class AuditAction(enum.StrEnum):
@@ -91,4 +92,5 @@ def record_access(
         {**base, "student_id": None}
     ]
     session.execute(insert(AuditEvent), rows)
+    AUDIT_EVENTS.labels(str(action), str(channel)).inc(len(rows))
     return len(rows)

@@ -135,7 +135,9 @@ def problem(
         body["errors"] = list(errors)
     if request_id:
         body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
 
 
 def _request_id(request: Request) -> str | None:
@@ -180,6 +182,10 @@ def _markbook_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Problem types for statuses raised by the framework rather than by our errors, so
+# a 413 reads the same whichever layer refused the body.
+_HTTP_CODES = {405: "method-not-allowed", 413: "payload-too-large"}
+
 _HTTP_DETAILS = {
     404: "No such page or route: {method} {path}. The API's routes are listed at /docs.",
     405: "{method} is not allowed on {path}. The API's routes are listed at /docs.",
@@ -194,14 +200,21 @@ def _http_problem(request: Request, exc: Exception) -> JSONResponse:
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
     return problem(
-        exc.status_code, detail, headers=exc.headers, request_id=_request_id(request)
+        exc.status_code,
+        detail,
+        code=_HTTP_CODES.get(exc.status_code),
+        headers=exc.headers,
+        request_id=_request_id(request),
     )
 
 
 def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
     log.exception(
-        "unhandled error on %s %s (request %s)", request.method, request.url.path, request_id,
+        "unhandled error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
         exc_info=exc,
     )
     return problem(
@@ -209,6 +222,9 @@ def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
         "Something went wrong on our side and the request was not completed. It has been "
         "logged; try again, and if it keeps happening give your administrator the request id.",
         code="internal-error",
+        # This answer is sent from outside RequestContextMiddleware, which adds the
+        # header to every other answer.
+        headers={"X-Request-ID": request_id} if request_id else None,
         request_id=request_id,
     )
 
