@@ -49,3 +49,24 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     test_command = _readme_commands()[1]
     ci_script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci_script.splitlines()
+
+
+def test_openapi_documents_error_answers_as_problem_json(tmp_path: Path) -> None:
+    from markbook.app import create_app
+
+    spec = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path}/docs.db", secret_key="d" * 40)
+    ).openapi()
+    operations = [
+        (path, method, operation)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/api/v1")
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 10
+    for path, method, operation in operations:
+        for status in ("401", "422"):
+            content = operation["responses"][status]["content"]
+            assert list(content) == ["application/problem+json"], (path, method, status)
+    writes = spec["paths"]["/api/v1/grades"]["post"]["responses"]
+    assert "application/problem+json" in writes["413"]["content"]

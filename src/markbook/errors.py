@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,37 @@ class TooManyRequests(MarkbookError):
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details)."""
+
+    type: str = Field(examples=["urn:markbook:problem:student-not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(description="What went wrong and what to do about it.")
+    errors: list[dict[str, str]] | None = Field(
+        None, description="Each failing field or row ({field, message}), for 422 answers."
+    )
+    request_id: str | None = Field(None, description="Quote it when reporting a problem.")
+
+
+def _documented(description: str) -> dict[str, Any]:
+    # Inline, under its own media type: a `model` would be listed as application/json.
+    schema = Problem.model_json_schema()
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+# The error answers routes document in OpenAPI (all application/problem+json).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _documented("No bearer token, or one that is unknown, expired or revoked."),
+    403: _documented("Signed in, but your role may not do this."),
+    404: _documented("Not found, or not one you may see."),
+    422: _documented("Invalid input; `errors` names each failing field or row."),
+}
+BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: _documented("More rows than one request may carry; split the batch."),
+}
 
 
 def problem(

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from markbook.auth import service
 from markbook.auth.models import ApiToken, User
 from markbook.deps import CurrentUser, SessionDep, SettingsDep
+from markbook.errors import API_ERRORS
 from markbook.schemas import Schema
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=API_ERRORS)
 
 
 class TokenRequest(BaseModel):

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from markbook.audit import AuditAction, Channel, record_access
 from markbook.deps import ClientIP, CurrentUser, SessionDep, SettingsDep
+from markbook.errors import API_ERRORS, BATCH_ERRORS
 from markbook.records import service, writes
 from markbook.records.models import MAX_GRADE_LEVEL, MIN_GRADE_LEVEL, Student
 from markbook.schemas import JsonDecimal, Page, Schema
 
-router = APIRouter(prefix="/api/v1", tags=["records"])
+router = APIRouter(prefix="/api/v1", tags=["records"], responses=API_ERRORS)
 
 PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1.")]
 PerPage = Annotated[int, Query(ge=1, le=service.MAX_PER_PAGE, description="Items per page.")]
@@ -197,7 +198,7 @@ def _roster_entry(student: Student) -> RosterEntry:
     return RosterEntry.model_validate(student)
 
 
-@router.post("/grades", response_model=BatchOut)
+@router.post("/grades", response_model=BatchOut, responses=BATCH_ERRORS)
 def post_grades(
     body: writes.GradeBatch, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> writes.BatchResult:
@@ -205,7 +206,7 @@ def post_grades(
     return writes.write_grades(session, user, body.grades, settings.max_batch_rows)
 
 
-@router.post("/attendance", response_model=BatchOut)
+@router.post("/attendance", response_model=BatchOut, responses=BATCH_ERRORS)
 def post_attendance(
     body: writes.AttendanceBatch, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> writes.BatchResult:
@@ -213,7 +214,7 @@ def post_attendance(
     return writes.write_attendance(session, user, body.records, settings.max_batch_rows)
 
 
-@router.post("/analytics", response_model=BatchOut)
+@router.post("/analytics", response_model=BatchOut, responses=BATCH_ERRORS)
 def post_analytics(
     body: writes.AnalyticsBatch, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> writes.BatchResult:
