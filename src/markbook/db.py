@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -160,6 +161,11 @@ def bulk_insert(
     return _executemany_rows(connection, table, columns, rows, chunk_size)
 
 
+# Parameters per statement: SQLite's limit is 32,766 since 3.32; a few hundred
+# rows per multi-row VALUES already gets most of the gain over one row a statement.
+_SQLITE_PARAMS_PER_STATEMENT = 999
+
+
 def _executemany_rows(
     connection: Connection,
     table: Table,
@@ -170,48 +176,102 @@ def _executemany_rows(
     dialect = connection.dialect
     # The column types' own bind processors turn dates, datetimes and decimals
     # into what the driver stores, exactly as an ORM insert would.
-    processors = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
-    ]
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    width = len(columns)
+    per_statement = max(1, _SQLITE_PARAMS_PER_STATEMENT // width)
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
-    marks = ", ".join("?" for _ in columns)
     # Identifiers come from our own table metadata, quoted; values are bound.
     target = dialect.identifier_preparer.format_table(table)
-    sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"  # noqa: S608
+
+    def statement(row_count: int) -> str:
+        group = "(" + ", ".join("?" * width) + ")"
+        values = ", ".join([group] * row_count)
+        return f"INSERT INTO {target} ({names}) VALUES {values}"  # noqa: S608
+
+    full = statement(per_statement)
+    flatten = itertools.chain.from_iterable
+    cursor = connection.connection.cursor()
     count = 0
-    chunk: list[Sequence[Any]] = []
-    for row in rows:
-        if processors:
-            values = list(row)
-            for index, processor in processors:
-                values[index] = processor(values[index])
-            chunk.append(values)
-        else:
-            chunk.append(row)
-        if len(chunk) >= chunk_size:
-            connection.exec_driver_sql(sql, [tuple(values) for values in chunk])
-            count += len(chunk)
-            chunk = []
-    if chunk:
-        connection.exec_driver_sql(sql, [tuple(values) for values in chunk])
-        count += len(chunk)
+    try:
+        for chunk in _batched(rows, chunk_size):
+            converted = _convert_columns(chunk, processors)
+            whole = len(converted) - len(converted) % per_statement
+            if whole:
+                cursor.executemany(
+                    full,
+                    [
+                        tuple(
+                            itertools.chain.from_iterable(converted[start : start + per_statement])
+                        )
+                        for start in range(0, whole, per_statement)
+                    ],
+                )
+            if whole < len(converted):
+                rest = converted[whole:]
+                cursor.execute(statement(len(rest)), tuple(flatten(rest)))
+            count += len(converted)
+    finally:
+        cursor.close()
     return count
+
+
+def _batched(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _convert_columns(
+    chunk: list[Sequence[Any]], processors: Sequence[Callable[[Any], Any] | None]
+) -> list[tuple[Any, ...]]:
+    """Apply each column's bind processor to a chunk, column by column.
+
+    Bulk columns repeat values (the same day, the same status), so each distinct
+    value is converted once; unhashable values (JSON) are converted one by one.
+    """
+    if all(processor is None for processor in processors):
+        return [tuple(row) for row in chunk]
+    columns: list[Sequence[Any]] = list(zip(*chunk, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is None:
+            continue
+        try:
+            seen: dict[Any, Any] = {}
+            columns[index] = [
+                seen[value] if value in seen else seen.setdefault(value, processor(value))
+                for value in columns[index]
+            ]
+        except TypeError:
+            columns[index] = [processor(value) for value in columns[index]]
+    return list(zip(*columns, strict=True))
 
 
 def _copy_rows(
     connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
+    from psycopg.types.json import Jsonb
+
     raw = connection.connection.driver_connection
     assert raw is not None
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(name) for name in columns)
+    # psycopg adapts dates, datetimes and decimals itself; JSON values need a wrapper.
+    json_columns = [
+        index
+        for index, name in enumerate(columns)
+        if isinstance(table.c[name].type.dialect_impl(connection.dialect), JSON)
+    ]
     count = 0
     with raw.cursor() as cursor:
         sql = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
         with cursor.copy(sql) as copy:
             for row in rows:
+                if json_columns:
+                    values = list(row)
+                    for index in json_columns:
+                        if values[index] is not None:
+                            values[index] = Jsonb(values[index])
+                    row = values
                 copy.write_row(row)
                 count += 1
     return count
