@@ -57,11 +57,32 @@ class PgServer:
         self.created.append(name)
         return self.url.set(database=name).render_as_string(hide_password=False)
 
+    def drop_abandoned(self) -> None:
+        """Drop scratch databases left by test runs that were killed (their pid is gone)."""
+        with self._admin.connect() as connection:
+            names = connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'markbook_test_%'")
+            ).scalars()
+            for name in list(names):
+                pid = name.rsplit("_", 2)[-2]
+                if pid.isdigit() and not _process_alive(int(pid)):
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
     def drop_all(self) -> None:
         with self._admin.connect() as connection:
             for name in self.created:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self._admin.dispose()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +93,7 @@ def pg_server() -> Iterator[PgServer]:
             connection.execute(text("SELECT 1"))
     except Exception as error:
         _unavailable(f"PostgreSQL at {PG_SERVER_URL}", error)
+    server.drop_abandoned()
     yield server
     server.drop_all()
 
