@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from markbook.auth.models import Role, User
+from markbook.auth.models import User
 from markbook.auth.tokens import user_for_token
-from markbook.errors import Forbidden, NotAuthenticated
+from markbook.errors import NotAuthenticated
 from markbook.settings import Settings
 
 
@@ -59,15 +59,6 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-def admin_user(user: CurrentUser) -> User:
-    if user.role != Role.admin:
-        raise Forbidden("Only administrators may do this.")
-    return user
-
-
-AdminUser = Annotated[User, Depends(admin_user)]
 
 
 def client_ip(request: Request) -> str | None:
