@@ -71,6 +71,7 @@ def test_healthz_reports_each_component_ok(client: TestClient, backend: str) -> 
         "database": {"status": "ok", "backend": backend},
         "cache": {"status": "ok", "backend": "memory"},
         "broker": {"status": "ok", "backend": "in-process"},
+        "storage": {"status": "ok", "backend": "local"},
     }
 
 

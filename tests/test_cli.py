@@ -155,3 +155,22 @@ def test_serve_refuses_a_placeholder_secret(database: str) -> None:
     )
     assert result.returncode == 1
     assert "placeholder" in result.stderr
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_run(tmp_path: Path) -> None:
+    result = markbook(
+        f"sqlite:///{tmp_path}/empty.db",
+        "users",
+        "create",
+        "--email",
+        "a@example.org",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+        "--password",
+        "longenough",
+    )
+    assert result.returncode == 1
+    assert "run `markbook db upgrade` first" in result.stderr
+    assert "Traceback" not in result.stderr

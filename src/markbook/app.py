@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -41,6 +43,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate.upgrade(settings)
     elif not migrate.is_up_to_date(settings, app.state.engine):
         log.error("the database schema is not up to date; run `markbook db upgrade`")
+    # Export files land here (shared with workers); make it now, not at the first export.
+    settings.export_dir.mkdir(parents=True, exist_ok=True)
     yield
     app.state.cache.close()
     app.state.engine.dispose()
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Markbook",
         version=__version__,
         summary="Student performance reports, report cards and data exports for schools.",
+        description=f"The Markbook API of {settings.school_name}.",
         lifespan=_lifespan,
     )
     engine = make_engine(settings)
@@ -75,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def healthz(request: Request) -> JSONResponse:
-    """Whether the database, the cache and the job broker answer (503 if one does not)."""
+    """Whether the database, cache, job broker and export directory work (503 if one does not)."""
     state = request.app.state
     settings: Settings = state.settings
     checks = {
@@ -84,12 +89,19 @@ def healthz(request: Request) -> JSONResponse:
         ),
         "cache": _check(state.cache.ping, state.cache.backend),
         "broker": _check_broker(settings),
+        "storage": _check(lambda: _probe_writable(settings.export_dir), "local"),
     }
     healthy = all(check["status"] == "ok" for check in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "version": __version__, "checks": checks},
         status_code=200 if healthy else 503,
     )
+
+
+def _probe_writable(directory: Path) -> None:
+    """Raise unless a file can be created (and removed) in ``directory``."""
+    # Created, then deleted on close.
+    tempfile.NamedTemporaryFile(dir=directory, prefix=".healthz-").close()
 
 
 def _ping_database(engine: Any) -> None:

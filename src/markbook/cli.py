@@ -7,11 +7,14 @@ import getpass
 import logging
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from markbook import migrate
 from markbook.auth.models import Role
@@ -52,6 +55,21 @@ def _settings() -> Settings:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+@contextmanager
+def _unit_of_work(settings: Settings) -> Iterator[Session]:
+    """A session committed if the block succeeds; a refused request exits 1 with its reason."""
+    engine = make_engine(settings)
+    try:
+        if not migrate.is_up_to_date(settings, engine):
+            raise _fail("the database schema is not up to date; run `markbook db upgrade` first.")
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    except MarkbookError as error:
+        raise _fail(error.detail) from None
+    finally:
+        engine.dispose()
 
 
 def _parse_date(value: str | None, option: str) -> dt.date | None:
@@ -207,17 +225,9 @@ def users_create(
         else:
             password = secrets.token_urlsafe(12)
             generated = True
-    engine = make_engine(settings)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            user = service.create_user(
-                session, email=email, name=name, role=role, password=password
-            )
-            summary = f"created {user.role} {user.email} (id {user.id})"
-    except MarkbookError as error:
-        raise _fail(error.detail) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(settings) as session:
+        user = service.create_user(session, email=email, name=name, role=role, password=password)
+        summary = f"created {user.role} {user.email} (id {user.id})"
     console.print(summary)
     if generated:
         console.print(f"generated password: [bold]{password}[/]")
@@ -235,18 +245,11 @@ def tokens_create(
     """Create an API token and print it (alone, on stdout)."""
     from markbook.auth import service
 
-    settings = _settings()
-    engine = make_engine(settings)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            user = service.user_by_email(session, email)
-            if user is None or not user.active:
-                raise _fail(f"there is no active user with the email {email}.")
-            _, value = service.create_token(session, user, name, expires_days)
-    except MarkbookError as error:
-        raise _fail(error.detail) from None
-    finally:
-        engine.dispose()
+    with _unit_of_work(_settings()) as session:
+        user = service.user_by_email(session, email)
+        if user is None or not user.active:
+            raise _fail(f"there is no active user with the email {email}.")
+        _, value = service.create_token(session, user, name, expires_days)
     typer.echo(value)
 
 

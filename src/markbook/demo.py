@@ -117,7 +117,7 @@ def build_demo(
 
 
 def _ignore_progress(_stage: str, _rows: int) -> None:
-    pass
+    """The progress callback when the caller gives none: reports nowhere."""
 
 
 # ---------------------------------------------------------------------------

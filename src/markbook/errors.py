@@ -47,7 +47,7 @@ class MarkbookError(Exception):
 
 
 class BadRequest(MarkbookError):
-    pass
+    """The request cannot be understood as sent (status 400)."""
 
 
 class NotAuthenticated(MarkbookError):

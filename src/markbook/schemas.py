@@ -6,7 +6,27 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+# Ids are PostgreSQL `integer` columns: a larger number can name no row, and sent to
+# the database it would be an error rather than "not found".
+MAX_ID = 2**31 - 1
+# PostgreSQL text cannot hold NUL; no name, search or comment needs one.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Every id and text that comes in from outside uses these, so bad input is a 422.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 # Decimals are exact inside Markbook and plain JSON numbers outside (pydantic would
 # otherwise write them as strings).

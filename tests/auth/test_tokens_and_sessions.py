@@ -92,7 +92,15 @@ def test_create_user_normalizes_email_and_refuses_duplicates(session: Session) -
         service.create_user(
             session, email="ms.smith@school.example.org", name="X", role="tutor", password=None
         )
-    for bad in ({"email": "not-an-email"}, {"role": "wizard"}, {"password": "short"}):
+    for bad in (
+        {"email": "not-an-email"},
+        {"email": "a\x00b@example.org"},
+        {"role": "wizard"},
+        {"password": "short"},
+        {"name": "Nul\x00Name"},
+        {"name": "x" * 201},
+        {"name": "   "},
+    ):
         fields = {"email": "x@example.org", "name": "X", "role": "admin", "password": "longenough"}
         with pytest.raises(InvalidInput):
             service.create_user(session, **{**fields, **bad})
@@ -155,3 +163,13 @@ def test_session_cookie_flags_and_csrf() -> None:
     assert not signer.csrf_ok("cookie-two", csrf)
     assert not signer.csrf_ok("cookie-one", None)
     assert not signer.csrf_ok(None, csrf)
+
+
+def test_token_names_must_fit_their_column(session: Session) -> None:
+    owner = f.user(session, Role.teacher)
+    for bad in ("", "x" * 101, "a\x00b"):
+        with pytest.raises(InvalidInput):
+            service.create_token(session, owner, bad, None)
+    token, _ = service.create_token(session, owner, "x" * 100, None)
+    session.flush()
+    assert token.name == "x" * 100

@@ -11,15 +11,15 @@ from markbook.auth import service
 from markbook.auth.models import ApiToken, User
 from markbook.deps import CurrentUser, SessionDep, SettingsDep
 from markbook.errors import API_ERRORS
-from markbook.schemas import Schema
+from markbook.schemas import PathId, Schema, Text
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=API_ERRORS)
 
 
 class TokenRequest(BaseModel):
-    email: str = Field(max_length=320)
+    email: Text = Field(max_length=320)
     password: str = Field(max_length=1024)
-    name: str = Field("api", min_length=1, max_length=100, description="A label for the token.")
+    name: Text = Field("api", min_length=1, max_length=100, description="A label for the token.")
     expires_days: int | None = Field(
         None, ge=1, le=3650, description="Lifetime in days; default from the server's settings."
     )
@@ -71,7 +71,7 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[ApiToken]:
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(token_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke one of your tokens; it stops working at once."""
     service.revoke_token_of(session, user, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

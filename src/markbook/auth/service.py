@@ -21,7 +21,7 @@ from markbook.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
 
 # Deliberately loose: one @, something on each side, a dot in the domain. Whether
 # an address receives mail is not ours to decide.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 
 
 def normalize_email(email: str) -> str:
@@ -34,7 +34,19 @@ def normalize_email(email: str) -> str:
     return normalized
 
 
+def _check_label(name: str, empty_message: str, max_length: int) -> None:
+    if not name.strip():
+        raise InvalidInput(empty_message, errors=[{"field": "name", "message": "empty"}])
+    if "\x00" in name or len(name.strip()) > max_length:
+        raise InvalidInput(
+            f"A name must be at most {max_length} characters, without NUL characters.",
+            errors=[{"field": "name", "message": "too long or has NUL characters"}],
+        )
+
+
 def user_by_email(session: Session, email: str) -> User | None:
+    if "\x00" in email:
+        return None
     return session.execute(
         select(User).where(User.email == email.strip().lower())
     ).scalar_one_or_none()
@@ -53,8 +65,7 @@ def create_user(
             f"{role!r} is not a role. Use one of: {valid}.",
             errors=[{"field": "role", "message": f"one of {valid}"}],
         ) from None
-    if not name.strip():
-        raise InvalidInput("A user needs a name.", errors=[{"field": "name", "message": "empty"}])
+    _check_label(name, "A user needs a name.", 200)
     if user_by_email(session, normalized) is not None:
         raise Conflict(f"There is already a user with the email {normalized}.")
     if password is not None:
@@ -93,8 +104,7 @@ def expiry_after(days: int | None) -> dt.datetime | None:
 def create_token(
     session: Session, user: User, name: str, expires_days: int | None
 ) -> tuple[ApiToken, str]:
-    if not name.strip():
-        raise InvalidInput("A token needs a name.", errors=[{"field": "name", "message": "empty"}])
+    _check_label(name, "A token needs a name.", 100)
     return issue_token(session, user, name.strip(), expiry_after(expires_days))
 
 

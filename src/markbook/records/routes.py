@@ -12,11 +12,11 @@ from markbook.deps import ClientIP, CurrentUser, SessionDep, SettingsDep
 from markbook.errors import API_ERRORS, BATCH_ERRORS
 from markbook.records import service, writes
 from markbook.records.models import MAX_GRADE_LEVEL, MIN_GRADE_LEVEL, Student
-from markbook.schemas import JsonDecimal, Page, Schema
+from markbook.schemas import NO_NUL, JsonDecimal, Page, PathId, QueryId, Schema
 
 router = APIRouter(prefix="/api/v1", tags=["records"], responses=API_ERRORS)
 
-PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1.")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
 PerPage = Annotated[int, Query(ge=1, le=service.MAX_PER_PAGE, description="Items per page.")]
 
 
@@ -101,9 +101,10 @@ def list_students(
     session: SessionDep,
     ip: ClientIP,
     q: Annotated[
-        str | None, Query(max_length=200, description="Part of a name, or an exact SIS id.")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Part of a name, or an exact SIS id."),
     ] = None,
-    course_id: Annotated[int | None, Query(description="Only students enrolled in it.")] = None,
+    course_id: Annotated[QueryId, Query(description="Only students enrolled in it.")] = None,
     grade_level: Annotated[int | None, Query(ge=MIN_GRADE_LEVEL, le=MAX_GRADE_LEVEL)] = None,
     page: PageNumber = 1,
     per_page: PerPage = 50,
@@ -136,7 +137,7 @@ def list_students(
 
 @router.get("/students/{student_id}", response_model=StudentDetail)
 def get_student(
-    student_id: int, user: CurrentUser, session: SessionDep, ip: ClientIP
+    student_id: PathId, user: CurrentUser, session: SessionDep, ip: ClientIP
 ) -> StudentDetail:
     """One student you may see, with the enrollments you may see."""
     student, enrollments = service.student_detail(session, user, student_id)
@@ -151,9 +152,9 @@ def get_student(
 def list_courses(
     user: CurrentUser,
     session: SessionDep,
-    term: Annotated[str | None, Query(max_length=40)] = None,
-    subject: Annotated[str | None, Query(max_length=100)] = None,
-    teacher_id: int | None = None,
+    term: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
+    subject: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    teacher_id: QueryId = None,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> Page[CourseOut]:
@@ -173,7 +174,7 @@ def list_courses(
 
 @router.get("/courses/{course_id}", response_model=CourseDetail)
 def get_course(
-    course_id: int, user: CurrentUser, session: SessionDep, ip: ClientIP
+    course_id: PathId, user: CurrentUser, session: SessionDep, ip: ClientIP
 ) -> CourseDetail:
     """One course you may see, with its students that you may see."""
     view, roster, assignment_count = service.course_detail(session, user, course_id)

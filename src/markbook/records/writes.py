@@ -35,7 +35,7 @@ from markbook.records.models import (
     Student,
 )
 from markbook.records.versioning import bump_data_version
-from markbook.schemas import Timestamp
+from markbook.schemas import Id, Text, Timestamp
 
 # Most row errors listed in one answer; past this the count says how many more.
 MAX_LISTED_ERRORS = 200
@@ -45,12 +45,12 @@ _IN_CHUNK = 5_000
 class GradeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    assignment_id: int = Field(gt=0)
-    student_id: int = Field(gt=0)
+    assignment_id: Id
+    student_id: Id
     status: GradeStatus
     score: Decimal | None = Field(None, ge=0, max_digits=8, decimal_places=2)
     submitted_at: Timestamp | None = None
-    feedback: str | None = Field(None, max_length=10_000)
+    feedback: Text | None = Field(None, max_length=10_000)
 
     @model_validator(mode="after")
     def _score_fits_status(self) -> GradeIn:
@@ -64,8 +64,8 @@ class GradeIn(BaseModel):
 class AttendanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    student_id: int = Field(gt=0)
-    course_id: int = Field(gt=0)
+    student_id: Id
+    course_id: Id
     date: dt.date
     status: AttendanceStatus
 
@@ -73,12 +73,12 @@ class AttendanceIn(BaseModel):
 class AnalyticsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    student_id: int = Field(gt=0)
-    course_id: int | None = Field(None, gt=0)
+    student_id: Id
+    course_id: Id | None = None
     metric_type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     value: float
     recorded_at: Timestamp
-    source: str | None = Field(None, max_length=64)
+    source: Text | None = Field(None, max_length=64)
 
     @field_validator("value")
     @classmethod
