@@ -306,6 +306,20 @@ def test_make_cache_uses_redis_with_redis_url(redis_url: str, prefix: str) -> No
     assert isinstance(cache, RedisCache)
     cache.set(prefix + "k", b"v", 60)
     client = redis.Redis.from_url(redis_url)
-    assert client.get(prefix + "k") == b"v"
+    # Keys live under a namespace of this installation's database.
+    stored = client.keys("*" + prefix + "k")
+    assert len(stored) == 1 and stored[0].startswith(b"mb-")
+    assert client.get(stored[0]) == b"v"
     client.close()
     cache.close()
+
+
+def test_installations_sharing_a_redis_keep_apart(redis_url: str, prefix: str) -> None:
+    school_a = make_cache(settings_with(redis_url=redis_url, database_url="sqlite:///a.db"))
+    school_b = make_cache(settings_with(redis_url=redis_url, database_url="sqlite:///b.db"))
+    school_a.set(prefix + "report", b"a", 60)
+    assert school_b.get(prefix + "report") is None
+    assert school_b.delete_prefix(prefix) == 0
+    assert school_a.get(prefix + "report") == b"a"
+    school_a.close()
+    school_b.close()

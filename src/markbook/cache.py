@@ -7,6 +7,7 @@ computes the answer itself.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -90,7 +91,10 @@ class RedisCache:
 
     backend = "redis"
 
-    def __init__(self, url: str, socket_timeout: float) -> None:
+    def __init__(self, url: str, socket_timeout: float, namespace: str = "") -> None:
+        # Several Markbook installations may share one Redis: each keeps to its own
+        # namespace, or student 1 of one school would be served another's report.
+        self._namespace = namespace
         self._client = redis.Redis.from_url(
             url,
             socket_timeout=socket_timeout,
@@ -115,7 +119,7 @@ class RedisCache:
 
     def get(self, key: str) -> bytes | None:
         try:
-            value = self._client.get(key)
+            value = self._client.get(self._namespace + key)
         except redis.RedisError as error:
             self._failed("get", error)
             return None
@@ -124,7 +128,7 @@ class RedisCache:
 
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         try:
-            self._client.set(key, value, ex=ttl_seconds)
+            self._client.set(self._namespace + key, value, ex=ttl_seconds)
         except redis.RedisError as error:
             self._failed("set", error)
             return
@@ -134,7 +138,7 @@ class RedisCache:
         if not keys:
             return
         try:
-            self._client.delete(*keys)
+            self._client.delete(*(self._namespace + key for key in keys))
         except redis.RedisError as error:
             self._failed("delete", error)
 
@@ -142,7 +146,9 @@ class RedisCache:
         deleted = 0
         try:
             batch: list[bytes] = []
-            for key in self._client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
+            for key in self._client.scan_iter(
+                match=_glob_escape(self._namespace + prefix) + "*", count=1000
+            ):
                 batch.append(key)
                 if len(batch) >= 1000:
                     deleted += int(self._client.delete(*batch))
@@ -166,5 +172,6 @@ def _glob_escape(text: str) -> str:
 
 def make_cache(settings: Settings) -> Cache:
     if settings.redis_url:
-        return RedisCache(settings.redis_url, settings.redis_socket_timeout)
+        database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+        return RedisCache(settings.redis_url, settings.redis_socket_timeout, f"mb-{database}:")
     return MemoryCache()
