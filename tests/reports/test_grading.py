@@ -221,3 +221,25 @@ def test_weekly_averages_are_none_until_work_counts() -> None:
     start = dt.date(2026, 9, 9)  # a Wednesday: the first point is its week's Monday
     points = grading.weekly_averages([], {}, start, start + dt.timedelta(days=3))
     assert points == [(dt.date(2026, 9, 7), None)]
+
+
+def test_weekly_averages_end_on_the_overall_average() -> None:
+    # The last point covers all the work, so it is the period's overall average.
+    start = dt.date(2026, 9, 1)
+    works = [
+        Work(course, start + dt.timedelta(days=day), D(weight), status, percent)
+        for course, day, weight, status, percent in [
+            (1, 0, "2", "graded", D("91.5")),
+            (2, 3, "1", "late", D("70")),
+            (1, 9, "1", "missing", D("0")),
+            (3, 12, "0", "graded", D("88")),  # zero weight: course 3 has no average
+            (2, 20, "1", "excused", None),
+            (1, 27, "3", "graded", D("104.25")),
+        ]
+    ]
+    credits = {1: D("1.0"), 2: D("0.5"), 3: D("1.0")}
+    points = grading.weekly_averages(works, credits, start, start + dt.timedelta(days=29))
+    assert points[-1][1] == grading.overall_of_works(works, credits)
+    # Course 1: (2x91.5 + 0 + 3x104.25) / 6 = 495.75 / 6 = 82.625 -> 82.63;
+    # course 2: 70.00; overall (82.63 + 0.5x70) / 1.5 = 117.63 / 1.5 = 78.42.
+    assert points[-1][1] == D("78.42")

@@ -194,13 +194,26 @@ def weekly_averages(
     """
     monday = start - dt.timedelta(days=start.weekday())
     ordered = sorted(works, key=lambda work: work.due_date)
+    # Running Σ(weight x percent) and Σ weight per course: each week adds its work
+    # instead of recomputing the period so far (the same figures as overall_of_works).
+    sums: dict[int, list[Decimal]] = {}
     points: list[tuple[dt.date, Decimal | None]] = []
     taken = 0
     while monday <= end:
         cutoff = min(monday + dt.timedelta(days=6), end)
         while taken < len(ordered) and ordered[taken].due_date <= cutoff:
+            work = ordered[taken]
             taken += 1
-        points.append((monday, overall_of_works(ordered[:taken], credits)))
+            if work.counted and work.percent is not None:
+                running = sums.setdefault(work.course_id, [Decimal(0), Decimal(0)])
+                running[0] += work.weight * work.percent
+                running[1] += work.weight
+        averages = (
+            (round2(weighted / weights), credits[course_id])
+            for course_id, (weighted, weights) in sums.items()
+            if weights != 0
+        )
+        points.append((monday, credit_weighted(averages)))
         monday += dt.timedelta(days=7)
     return points
 
