@@ -1,14 +1,16 @@
-"""The ``markbook`` command: serve, migrate, demo data, users and tokens."""
+"""The ``markbook`` command: serve, migrate, demo data, users, tokens and reports."""
 
 from __future__ import annotations
 
 import datetime as dt
 import getpass
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -251,6 +253,104 @@ def tokens_create(
             raise _fail(f"there is no active user with the email {email}.")
         _, value = service.create_token(session, user, name, expires_days)
     typer.echo(value)
+
+
+@app.command()
+def report(
+    student: Annotated[str, typer.Argument(help="The student's id or SIS id.")],
+    start: Annotated[
+        Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option("--from", help="First day, e.g. 2026-09-01; default: the current term."),
+    ] = None,
+    end: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to", help="Last day (inclusive); default: the current term's end."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, pdf, csv or xlsx.")] = "json",
+    course: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--course", min=1, help="Only this course (its id)."),
+    ] = None,
+    bom: Annotated[bool, typer.Option(help="CSV: start with a UTF-8 byte order mark.")] = False,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="File to write; default: stdout."),
+    ] = None,
+) -> None:
+    """Write a student's performance report (JSON, PDF, CSV or XLSX)."""
+    from markbook.audit import AuditAction, Channel, record_access
+    from markbook.cache import make_cache
+    from markbook.reports import service
+
+    try:
+        report_format = service.ReportFormat(fmt.lower())
+    except ValueError:
+        raise _fail(f"--format must be one of json, pdf, csv, xlsx; not {fmt!r}.") from None
+    if output is None and report_format in _BINARY and sys.stdout.isatty():
+        raise _fail(f"a {report_format} report is binary: write it to a file with -o FILE.")
+    settings = _settings()
+    cache = make_cache(settings)
+    with _unit_of_work(settings) as session:
+        request = service.ReportRequest(
+            student_id=service.find_student(session, student).id,
+            start=_parse_date(start, "--from"),
+            end=_parse_date(end, "--to"),
+            course_id=course,
+            format=report_format,
+            bom=bom,
+            start_field="--from",
+            end_field="--to",
+        )
+        rendered = service.student_performance(
+            session,
+            cache,
+            None,
+            request,
+            today=dt.date.today(),
+            school_name=settings.school_name,
+            ttl_seconds=settings.report_cache_ttl_seconds,
+        )
+        action = AuditAction.read if output is None else AuditAction.download
+        record_access(
+            session,
+            None,
+            action,
+            Channel.cli,
+            "performance_report",
+            [rendered.student.id],
+            detail={
+                "start": rendered.period.start.isoformat(),
+                "end": rendered.period.end.isoformat(),
+                "format": report_format.value,
+            },
+        )
+    cache.close()
+    if output is None:
+        sys.stdout.buffer.write(rendered.body)
+        sys.stdout.buffer.flush()
+        return
+    _write_atomically(output, rendered.body)
+    console.print(
+        f"wrote [bold]{output}[/] ({len(rendered.body):,} bytes): {rendered.student.name}, "
+        f"{rendered.period.start} to {rendered.period.end}"
+    )
+
+
+_BINARY = {"pdf", "xlsx"}
+
+
+def _write_atomically(path: Path, body: bytes) -> None:
+    """Write under a temporary name beside ``path``, then rename: a reader never sees
+    half a file, and a failure leaves none behind."""
+    if path.is_dir():
+        raise _fail(f"{path} is a directory; give a file name.")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_bytes(body)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _fail(f"cannot write {path}: {error.strerror or error}.") from None
 
 
 def main() -> None:

@@ -36,6 +36,13 @@ AUDIT_EVENTS = Counter(
     registry=REGISTRY,
 )
 
+REPORT_CACHE = Counter(
+    "markbook_report_cache_total",
+    "Performance reports served from the cache (hit) or computed (miss), by format.",
+    ["result", "format"],
+    registry=REGISTRY,
+)
+
 
 def render() -> bytes:
     return generate_latest(REGISTRY)

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_batch_rows: int = Field(
         10_000, ge=1, description="Most rows accepted by one write request."
     )
+    report_cache_ttl_seconds: int = Field(
+        900, ge=0, description="How long a computed report is cached; 0 turns the cache off."
+    )
 
     @field_validator("token_default_expiry_days", mode="before")
     @classmethod

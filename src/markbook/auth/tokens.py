@@ -46,9 +46,14 @@ def issue_token(
     return token, value
 
 
+def looks_like_token(value: str) -> bool:
+    """Whether ``value`` could be one of our tokens at all (no database needed)."""
+    return value.startswith(TOKEN_PREFIX) and len(value) <= 200
+
+
 def user_for_token(session: Session, value: str) -> User | None:
     """The active user a usable token belongs to, else None."""
-    if not value.startswith(TOKEN_PREFIX) or len(value) > 200:
+    if not looks_like_token(value):
         return None
     row = session.execute(
         select(ApiToken, User)

@@ -1,0 +1,213 @@
+"""Student performance reports: JSON, PDF, CSV and XLSX, and their cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from markbook.audit import AuditAction, Channel, record_access
+from markbook.cache import Cache
+from markbook.deps import (
+    AdminUser,
+    BearerToken,
+    CacheDep,
+    ClientIP,
+    SettingsDep,
+    Today,
+    authenticate,
+    in_one_thread,
+)
+from markbook.errors import API_ERRORS
+from markbook.reports import service
+from markbook.reports.model import PerformanceReport
+from markbook.reports.service import MEDIA_TYPES, RenderedReport, ReportFormat, ReportRequest
+from markbook.schemas import Id, PathId, QueryId, Schema
+from markbook.settings import Settings
+
+router = APIRouter(prefix="/api/v1", tags=["reports"], responses=API_ERRORS)
+
+_DOCUMENTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report: JSON, or a download (Content-Disposition: attachment).",
+        "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+    }
+}
+
+
+class PerformanceRequest(Schema):
+    """The body of the older report API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: Id
+    start_date: dt.date | None = Field(None, description="First day (inclusive); default: term.")
+    end_date: dt.date | None = Field(None, description="Last day (inclusive); default: term.")
+    course_id: Id | None = Field(None, description="Only this course.")
+
+
+class PerformanceDownloadRequest(PerformanceRequest):
+    format: ReportFormat = ReportFormat.pdf
+    bom: bool = Field(False, description="CSV only: start with a UTF-8 byte order mark.")
+
+
+class CacheCleared(Schema):
+    deleted: int
+
+
+async def _serve(
+    http: Request,
+    request: ReportRequest,
+    *,
+    token: BearerToken,
+    cache: Cache,
+    settings: Settings,
+    ip: str | None,
+    today: dt.date,
+    attachment: bool,
+) -> Response:
+    """Sign in, render (or take from the cache) and audit, in one unit of work."""
+
+    def work(session: Session) -> RenderedReport:
+        user = authenticate(session, token)
+        rendered = service.student_performance(
+            session,
+            cache,
+            user,
+            request,
+            today=today,
+            school_name=settings.school_name,
+            ttl_seconds=settings.report_cache_ttl_seconds,
+        )
+        record_access(
+            session,
+            user,
+            AuditAction.download if attachment else AuditAction.read,
+            Channel.api,
+            "performance_report",
+            [rendered.student.id],
+            ip=ip,
+            detail={
+                "start": rendered.period.start.isoformat(),
+                "end": rendered.period.end.isoformat(),
+                "format": rendered.format.value,
+            },
+        )
+        return rendered
+
+    rendered = await in_one_thread(http, work)
+    headers = {"X-Cache": "hit" if rendered.cache_hit else "miss"}
+    if attachment:
+        headers["Content-Disposition"] = rendered.content_disposition
+    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
+
+
+# The report routes are `async def` and do their database work through
+# `in_one_thread`: a cached report is answered in about the time one trip to the
+# thread pool takes, so they make only one.
+
+
+@router.get(
+    "/students/{student_id}/performance",
+    response_model=PerformanceReport,
+    responses=_DOCUMENTS,
+)
+async def student_performance(
+    http: Request,
+    student_id: PathId,
+    token: BearerToken,
+    cache: CacheDep,
+    settings: SettingsDep,
+    ip: ClientIP,
+    today: Today,
+    start: Annotated[dt.date | None, Query(description="First day (inclusive).")] = None,
+    end: Annotated[dt.date | None, Query(description="Last day (inclusive).")] = None,
+    course_id: Annotated[QueryId, Query(description="Only this course.")] = None,
+    format: ReportFormat = ReportFormat.json,
+    bom: Annotated[bool, Query(description="CSV: start with a UTF-8 BOM.")] = False,
+) -> Response:
+    """A student's performance report over a period (default: the current term)."""
+    return await _serve(
+        http,
+        ReportRequest(student_id, start, end, course_id, format, bom),
+        token=token,
+        cache=cache,
+        settings=settings,
+        ip=ip,
+        today=today,
+        attachment=format is not ReportFormat.json,
+    )
+
+
+@router.post("/reports/student-performance", response_model=PerformanceReport)
+async def legacy_report(
+    http: Request,
+    body: PerformanceRequest,
+    token: BearerToken,
+    cache: CacheDep,
+    settings: SettingsDep,
+    ip: ClientIP,
+    today: Today,
+) -> Response:
+    """The performance report as JSON (the older API; same report as GET .../performance)."""
+    return await _serve(
+        http,
+        _legacy_request(body, ReportFormat.json, bom=False),
+        token=token,
+        cache=cache,
+        settings=settings,
+        ip=ip,
+        today=today,
+        attachment=False,
+    )
+
+
+@router.post("/reports/student-performance/download", responses=_DOCUMENTS)
+async def legacy_download(
+    http: Request,
+    body: PerformanceDownloadRequest,
+    token: BearerToken,
+    cache: CacheDep,
+    settings: SettingsDep,
+    ip: ClientIP,
+    today: Today,
+) -> Response:
+    """The performance report as a file: pdf, csv, json or xlsx (the older API)."""
+    return await _serve(
+        http,
+        _legacy_request(body, body.format, bom=body.bom),
+        token=token,
+        cache=cache,
+        settings=settings,
+        ip=ip,
+        today=today,
+        attachment=True,
+    )
+
+
+def _legacy_request(body: PerformanceRequest, fmt: ReportFormat, *, bom: bool) -> ReportRequest:
+    return ReportRequest(
+        body.student_id,
+        body.start_date,
+        body.end_date,
+        body.course_id,
+        fmt,
+        bom,
+        start_field="start_date",
+        end_field="end_date",
+    )
+
+
+@router.delete("/reports/cache/{student_id}", response_model=CacheCleared)
+def clear_student_cache(student_id: PathId, _admin: AdminUser, cache: CacheDep) -> CacheCleared:
+    """Drop one student's cached reports (admins only)."""
+    return CacheCleared(deleted=service.clear_cache(cache, student_id))
+
+
+@router.delete("/reports/cache", response_model=CacheCleared)
+def clear_report_cache(_admin: AdminUser, cache: CacheDep) -> CacheCleared:
+    """Drop every cached report (admins only)."""
+    return CacheCleared(deleted=service.clear_cache(cache))
