@@ -1,0 +1,236 @@
+"""Student performance reports through the ASGI app, against their budgets.
+
+    .venv/bin/python bench/bench_reports.py [--students 2000] [--requests 200]
+        [--database sqlite:///path.db | postgresql+psycopg://...] [--today 2027-05-28]
+
+Builds `markbook demo --students N --today DAY` into a temporary SQLite file (or
+uses --database as it is, demo already loaded), signs in as the demo admin, and
+asks the real app (FastAPI, its middleware, token auth, audit rows, commit) for the
+full-year report (2026-08-24..2027-06-04) of --requests different students:
+
+- JSON, cache miss: the first request for each student;
+- JSON, cache hit: the same request again;
+- PDF, cache miss and hit, likewise.
+
+Requests are handed straight to the ASGI app (no socket, server or HTTP client
+library is timed).
+Printed side by side with each figure: its budget, the system Markbook replaces
+(measured by the school on its own server; quoted, not run here), and a peer run
+here in the same process: a plain ReportLab 2-page table-and-chart document.
+Medians (p50) and p95 in milliseconds; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp
+
+from markbook.app import create_app
+from markbook.settings import Settings
+
+BIN = Path(sys.executable).parent
+YEAR = {"start": "2026-08-24", "end": "2027-06-04"}
+# name -> (budget ms, the replaced system's ms)
+TARGETS = {
+    "JSON miss": (15.0, 300.0),
+    "JSON hit": (2.0, 10.0),
+    "PDF miss": (40.0, 300.0),
+    "PDF hit": (None, None),
+}
+
+
+def build_demo(directory: Path, students: int, today: str) -> str:
+    url = f"sqlite:///{directory}/bench.db"
+    env = {**os.environ, "MARKBOOK_DATABASE_URL": url}
+    for args in (["db", "upgrade"], ["demo", "--students", str(students), "--today", today]):
+        subprocess.run([BIN / "markbook", *args], env=env, check=True, capture_output=True)
+    return url
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure_app(url: str, requests: int) -> dict[str, list[float]]:
+    directory = Path(tempfile.mkdtemp(prefix="markbook-bench-"))
+    settings = Settings(database_url=url, export_dir=directory / "exports", secret_key="b" * 40)
+    app = create_app(settings)
+    timings: dict[str, list[float]] = {name: [] for name in TARGETS}
+    async with app.router.lifespan_context(app):
+        client = AsgiClient(app)
+        status, _, body = await client.request(
+            "POST",
+            "/api/v1/auth/token",
+            json.dumps({"email": "admin@example.org", "password": "markbook-demo"}).encode(),
+        )
+        assert status in (200, 201), body
+        client.token = json.loads(body)["token"]
+        await client.request("DELETE", "/api/v1/reports/cache")
+        # Warm up: imports, fonts, statement caches.
+        for student_id in (1, 2):
+            for fmt in ("json", "pdf"):
+                await _get(client, student_id, fmt)
+        for student_id in range(3, 3 + requests):
+            for fmt, label in (("json", "JSON"), ("pdf", "PDF")):
+                for state in ("miss", "hit"):
+                    seconds, cache = await _get(client, student_id, fmt)
+                    assert cache == state, (student_id, fmt, cache)
+                    timings[f"{label} {state}"].append(seconds * 1000)
+    return timings
+
+
+class AsgiClient:
+    """Calls the ASGI app directly: what is timed is the app (middleware, routing,
+    auth, the report, audit, commit), not an HTTP client library."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.token = ""
+
+    async def request(
+        self, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, dict[bytes, bytes], bytes]:
+        route, _, query = path.partition("?")
+        headers = [(b"host", b"bench"), (b"content-type", b"application/json")]
+        if self.token:
+            headers.append((b"authorization", f"Bearer {self.token}".encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": route,
+            "raw_path": route.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("bench", 80),
+        }
+        answer: dict[str, Any] = {"body": []}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["headers"] = dict(message["headers"])
+            elif message["type"] == "http.response.body":
+                answer["body"].append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return answer["status"], answer["headers"], b"".join(answer["body"])
+
+
+async def _get(client: AsgiClient, student_id: int, fmt: str) -> tuple[float, str]:
+    path = (
+        f"/api/v1/students/{student_id}/performance?"
+        f"start={YEAR['start']}&end={YEAR['end']}&format={fmt}"
+    )
+    started = time.perf_counter()
+    status, headers, body = await client.request("GET", path)
+    seconds = time.perf_counter() - started
+    assert status == 200, body[:500]
+    return seconds, headers[b"x-cache"].decode()
+
+
+def plain_reportlab_document() -> bytes:
+    """The peer: a 2-page ReportLab document with a 90-row table and a bar chart,
+    standard fonts, nothing else."""
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.platypus import SimpleDocTemplate, Table, TableStyle
+
+    chart = VerticalBarChart()
+    chart.width, chart.height = 400, 150
+    chart.data = [[70 + (n * 7) % 30 for n in range(12)]]
+    drawing = Drawing(450, 180)
+    drawing.add(chart)
+    rows = [["Course", "Title", "Due", "Score", "Percent"]] + [
+        [f"Course {n % 12}", f"Homework {n}", "2026-09-15", f"{n % 20}", f"{n % 100}.00"]
+        for n in range(90)
+    ]
+    table = Table(rows, repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey)]))
+    out = BytesIO()
+    SimpleDocTemplate(out, pagesize=letter).build([drawing, table])
+    return out.getvalue()
+
+
+def time_peer(runs: int, make: Callable[[], bytes]) -> tuple[list[float], int]:
+    make()
+    timings = []
+    pages = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        body = make()
+        timings.append((time.perf_counter() - started) * 1000)
+        pages = body.count(b"/Type /Page\n") or body.count(b"/Type /Page")
+    return timings, pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--today", default="2027-05-28")
+    parser.add_argument("--database", help="a database with the demo already loaded")
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="markbook-bench-") as scratch:
+        if options.database:
+            url = options.database
+        else:
+            started = time.perf_counter()
+            url = build_demo(Path(scratch), options.students, options.today)
+            print(
+                f"demo: {options.students} students, --today {options.today}, built in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+        timings = asyncio.run(measure_app(url, options.requests))
+    peer, peer_pages = time_peer(50, plain_reportlab_document)
+
+    print(
+        f"\nfull-year report {YEAR['start']}..{YEAR['end']}, {options.requests} students, "
+        f"{url.split(':', 1)[0]}, {dt.date.today()}\n"
+    )
+    header = f"{'case':<12}{'p50 ms':>9}{'p95 ms':>9}{'budget':>9}{'replaced':>10}{'x faster':>10}"
+    print(header)
+    print("-" * len(header))
+    for name, values in timings.items():
+        budget, old = TARGETS[name]
+        p50 = statistics.median(values)
+        verdict = "" if budget is None else ("  ok" if p50 <= budget else "  OVER BUDGET")
+        print(
+            f"{name:<12}{p50:>9.2f}{percentile(values, 0.95):>9.2f}"
+            f"{'' if budget is None else f'{budget:.0f}':>9}"
+            f"{'' if old is None else f'{old:.0f}':>10}"
+            f"{'' if old is None else f'{old / p50:.0f}x':>10}{verdict}"
+        )
+    print(
+        f"{'peer PDF':<12}{statistics.median(peer):>9.2f}{percentile(peer, 0.95):>9.2f}"
+        f"{'':>9}{'':>10}{'':>10}  plain ReportLab, {peer_pages} pages, table + chart"
+    )
+
+
+if __name__ == "__main__":
+    main()
