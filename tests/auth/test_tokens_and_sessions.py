@@ -64,6 +64,7 @@ def test_last_used_is_recorded(session: Session) -> None:
     token, value = service.create_token(session, owner, "t", None)
     assert token.last_used_at is None
     user_for_token(session, value)
+    session.refresh(token)
     assert token.last_used_at is not None
 
 

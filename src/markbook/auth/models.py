@@ -68,4 +68,11 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
     def is_usable(self, now: dt.datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return token_usable(self.revoked_at, self.expires_at, now)
+
+
+def token_usable(
+    revoked_at: dt.datetime | None, expires_at: dt.datetime | None, now: dt.datetime
+) -> bool:
+    """Neither revoked nor expired at ``now``."""
+    return revoked_at is None and (expires_at is None or expires_at > now)

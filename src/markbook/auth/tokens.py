@@ -10,10 +10,10 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from markbook.auth.models import ApiToken, User
+from markbook.auth.models import ApiToken, User, token_usable
 from markbook.db import utcnow
 
 TOKEN_PREFIX = "mb_"  # noqa: S105 - a public marker that makes leaked tokens greppable
@@ -52,22 +52,26 @@ def looks_like_token(value: str) -> bool:
 
 
 def user_for_token(session: Session, value: str) -> User | None:
-    """The active user a usable token belongs to, else None."""
+    """The active user a usable token belongs to, else None.
+
+    Every API request comes through here, so it loads the user alone and only the
+    token columns it checks (not a second ORM object).
+    """
     if not looks_like_token(value):
         return None
     row = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
+        select(User, ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == token_digest(value))
     ).first()
     if row is None:
         return None
-    token, user = row
+    user, token_id, expires_at, revoked_at, last_used_at = row
     now = utcnow()
-    if not token.is_usable(now) or not user.active:
+    if not token_usable(revoked_at, expires_at, now) or not user.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return user
 
 
