@@ -59,6 +59,10 @@ from markbook.reports.model import (
 # Longest period a report may cover: longer ones are almost always a typo
 # (2062 for 2026) and would read years of rows.
 MAX_PERIOD_DAYS = 5 * 366
+# Dates a report may name. Far outside them the arithmetic of a report (the period
+# before, the week's Monday, the day after) would leave the calendar Python knows.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2199, 12, 31)
 # When the school has no courses at all, the default period is the last 30 days.
 FALLBACK_PERIOD_DAYS = 30
 
@@ -97,6 +101,15 @@ def resolve_period(
         default = default_period(session, today)
         start = start or (default.start if end is None or default.start <= end else end)
         end = end or (default.end if default.end >= start else start)
+    for field, day in (("start", start), ("end", end)):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise InvalidInput(
+                f"{field} {day} is outside the dates reports cover ({EARLIEST_DAY} to "
+                f"{LATEST_DAY}); check the year.",
+                errors=[
+                    {"field": field, "message": f"must be between {EARLIEST_DAY} and {LATEST_DAY}"}
+                ],
+            )
     if start > end:
         raise InvalidInput(
             f"The period starts ({start}) after it ends ({end}): swap the dates.",
