@@ -25,6 +25,7 @@ from markbook.auth.sessions import SessionSigner
 from markbook.cache import make_cache
 from markbook.db import make_engine, make_sessionmaker
 from markbook.errors import install_error_handlers, problem
+from markbook.exports.routes import router as exports_router
 from markbook.records.routes import router as records_router
 from markbook.reports.routes import router as reports_router
 from markbook.settings import Settings, get_settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(records_router)
     app.include_router(reports_router)
+    app.include_router(exports_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
     app.add_api_route(
         "/metrics", metrics_text, methods=["GET"], tags=["operations"], include_in_schema=True

@@ -96,6 +96,27 @@ class Settings(BaseSettings):
         900, ge=0, description="How long a computed report is cached; 0 turns the cache off."
     )
 
+    export_max_rows: int = Field(
+        5_000_000, ge=1, description="Most rows in one CSV, NDJSON, JSON or Parquet export."
+    )
+    export_xlsx_sheet_rows: int = Field(
+        1_048_575,
+        ge=1,
+        le=1_048_575,
+        description="Data rows per XLSX sheet (Excel's limit is 1,048,576 with the header); "
+        "more continue on a next sheet.",
+    )
+    export_xlsx_max_rows: int = Field(
+        5_000_000, ge=1, description="Most rows in one XLSX export, over all its sheets."
+    )
+    export_batch_rows: int = Field(
+        65_536,
+        ge=1,
+        le=1_000_000,
+        description="Rows an export reads and writes at a time (memory per export grows "
+        "with it).",
+    )
+
     @field_validator("token_default_expiry_days", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

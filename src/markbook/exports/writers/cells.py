@@ -218,7 +218,9 @@ def _decimal(value: object) -> str:
         return str(number)
     # Half-up like the grading rules (markbook.reports.grading.round2), so a CSV
     # shows the figure a report shows.
-    return str(number.quantize(_CENTS, rounding=ROUND_HALF_UP))
+    rounded = number.quantize(_CENTS, rounding=ROUND_HALF_UP)
+    # -0.004 rounds to zero: show "0.00", not "-0.00".
+    return str(rounded.copy_abs() if rounded.is_zero() else rounded)
 
 
 def _float(value: object) -> str:

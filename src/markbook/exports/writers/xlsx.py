@@ -313,21 +313,31 @@ def _layout(
     formats: _Formats,
     date_style: DateStyle,
 ) -> _Layout:
+    widths, wrapping = fitted_widths(columns, sample, date_style)
+    writers = [
+        _cell_writer(column.kind, formats, formats.wrapped if wraps else formats.text)
+        for column, wraps in zip(columns, wrapping, strict=True)
+    ]
+    return _Layout(columns, widths, writers)
+
+
+def fitted_widths(
+    columns: Sequence[Column], sample: Sequence[Sequence[object]], date_style: DateStyle
+) -> tuple[list[float], list[bool]]:
+    """Column widths fitted to the header and a sample of rows (MIN_WIDTH..MAX_WIDTH),
+    and whether each column's text wraps (line breaks, or wider than MAX_WIDTH)."""
     widths: list[float] = []
-    writers: list[CellWriter] = []
+    wrapping: list[bool] = []
     for index, column in enumerate(columns):
         texts = _sample_texts(column, index, sample, date_style)
         width = max([_text_width(column.label) + 2, *(_text_width(text) + 1 for text in texts)])
         widths.append(min(max(width, MIN_WIDTH), MAX_WIDTH))
-        # Text that would not fit the widest column, or has line breaks, wraps.
-        wraps = any("\n" in text or _text_width(text) > MAX_WIDTH for text in texts)
-        text_format = formats.wrapped if wraps else formats.text
-        writers.append(_cell_writer(column.kind, formats, text_format))
-    return _Layout(columns, widths, writers)
+        wrapping.append(any("\n" in text or _text_width(text) > MAX_WIDTH for text in texts))
+    return widths, wrapping
 
 
 def _sample_texts(
-    column: Column, index: int, sample: list[Sequence[object]], date_style: DateStyle
+    column: Column, index: int, sample: Sequence[Sequence[object]], date_style: DateStyle
 ) -> list[str]:
     render = renderer(column.kind, date_style=date_style)
     return [render(row[index]) for row in sample if index < len(row) and row[index] is not None]

@@ -1,0 +1,425 @@
+"""The export pipeline: dataset -> spec -> batches -> writer -> sink.
+
+:func:`prepare` does everything that can fail before the first byte (the dataset,
+the spec, the count against the row limits, and for XLSX the whole workbook, which
+is a zip and cannot be sent before it is finished), so those failures are
+problem+json answers. What it returns streams the rest; a failure after the first
+byte ends the body with a marker saying the file is incomplete, and is logged.
+
+The same pipeline writes files for the CLI and for jobs (:func:`export_to_file`):
+to a temporary name in the target's directory, renamed when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from markbook.audit import AuditAction, Channel, record_access
+from markbook.auth.models import User
+from markbook.db import session_scope
+from markbook.exports import source
+from markbook.exports.datasets import STUDENT_ID
+from markbook.exports.spec import (
+    MEDIA_TYPES,
+    ExportFormat,
+    ExportPlan,
+    ExportSpec,
+    dataset_named,
+    plan_export,
+    too_many_rows,
+)
+from markbook.exports.writers.arrow_xlsx import SheetSource, write_workbook
+from markbook.exports.writers.batches import (
+    BatchWriter,
+    CsvBatches,
+    Gzip,
+    JsonBatches,
+    NdjsonBatches,
+    ParquetBatches,
+)
+from markbook.exports.writers.cells import DateStyle
+from markbook.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+# Datasets whose rows are about no one student: one audit event, not one per student.
+NO_STUDENT_DATASETS = frozenset({"courses", "class_analytics", "audit_events"})
+CHUNK = 1 << 20
+
+
+@dataclass
+class Disclosure:
+    """What an export disclosed, for the audit trail once it has gone out."""
+
+    resource: str
+    student_ids: set[int] = field(default_factory=set)
+    has_students: bool = True
+    rows: int = 0
+    complete: bool = False
+
+    def take(self, frame: pl.DataFrame) -> None:
+        self.rows += frame.height
+        if self.has_students:
+            ids = frame.get_column(STUDENT_ID).drop_nulls().unique()
+            self.student_ids.update(ids.to_list())
+
+
+@dataclass
+class Export:
+    filename: str
+    media_type: str
+    rows: int  # how many rows the file holds
+    chunks: Iterator[bytes]
+    # Set when the file is already complete on disk (XLSX): move it, don't copy it.
+    path: Path | None = None
+    sheets: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def file_name(dataset: str, fmt: ExportFormat, compress: str, now: dt.datetime) -> str:
+    """``{dataset}_{yyyymmdd-hhmmss}.{ext}`` (UTC), ``.gz`` added when gzipped."""
+    name = f"{dataset}_{now:%Y%m%d-%H%M%S}.{fmt.value}"
+    return name + ".gz" if compress == "gzip" else name
+
+
+def media_type(fmt: ExportFormat, compress: str) -> str:
+    return "application/gzip" if compress == "gzip" else MEDIA_TYPES[fmt]
+
+
+def plan_for(
+    settings: Settings,
+    engine: Engine,
+    user: User,
+    dataset: str,
+    fmt: ExportFormat,
+    spec: ExportSpec,
+) -> ExportPlan:
+    return plan_export(
+        dataset_named(dataset, user), spec, fmt, user, settings, dialect=engine.dialect.name
+    )
+
+
+def _writer(plan: ExportPlan) -> BatchWriter:
+    spec = plan.spec
+    writer: BatchWriter
+    if plan.format is ExportFormat.csv:
+        writer = CsvBatches(
+            plan.columns,
+            delimiter=spec.delimiter,
+            bom=spec.encoding == "utf-8-sig",
+            null=spec.null,
+            guard=spec.formula_guard,
+            date_style=spec.date_format,
+        )
+    elif plan.format is ExportFormat.ndjson:
+        writer = NdjsonBatches(plan.columns, date_style=spec.date_format)
+    elif plan.format is ExportFormat.json:
+        writer = JsonBatches(plan.columns, date_style=spec.date_format)
+    else:
+        writer = ParquetBatches(plan.columns)
+    return Gzip(writer) if spec.compress == "gzip" else writer
+
+
+def prepare(
+    settings: Settings,
+    engine: Engine,
+    user: User,
+    dataset: str,
+    fmt: ExportFormat,
+    spec: ExportSpec,
+    *,
+    on_done: Callable[[Disclosure], None],
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    work_dir: Path | None = None,
+    mark_failures: bool = True,
+) -> Export:
+    """Check, count and start an export; the returned chunks stream the rest.
+
+    ``mark_failures``: a failure after the first byte ends the stream with a marker
+    (HTTP, where the status has gone); False raises it instead (files, which are
+    then not kept).
+    """
+    plan = plan_for(settings, engine, user, dataset, fmt, spec)
+    moment = now or dt.datetime.now(dt.UTC)
+    name = file_name(plan.dataset.name, fmt, spec.compress, moment)
+    disclosure = Disclosure(
+        f"dataset:{plan.dataset.name}",
+        has_students=_has_students(plan),
+    )
+    stack = ExitStack()
+    try:
+        rows = stack.enter_context(source.read(plan, settings, engine=engine))
+        if rows.total > plan.max_rows:
+            raise too_many_rows(plan, rows.total)
+        if fmt is ExportFormat.xlsx:
+            return _workbook(settings, plan, rows, name, disclosure, on_done, progress, work_dir)
+    except BaseException:
+        stack.close()
+        raise
+    return Export(
+        name,
+        media_type(fmt, spec.compress),
+        rows.total,
+        _stream(plan, rows, stack, disclosure, on_done, progress, mark_failures),
+    )
+
+
+def _stream(
+    plan: ExportPlan,
+    rows: source.Rows,
+    stack: ExitStack,
+    disclosure: Disclosure,
+    on_done: Callable[[Disclosure], None],
+    progress: Progress | None,
+    mark_failures: bool,
+) -> Iterator[bytes]:
+    writer = _writer(plan)
+    try:
+        yield writer.start()
+        try:
+            for frame in rows.batches():
+                chunk = writer.write(frame)
+                disclosure.take(frame)
+                if progress is not None:
+                    progress(frame.height)
+                yield chunk
+        except Exception as error:
+            if not mark_failures:
+                raise
+            reference = secrets.token_hex(4)
+            log.exception(
+                "export %s failed after %d rows (reference %s)",
+                plan.dataset.name,
+                disclosure.rows,
+                reference,
+            )
+            yield writer.fail(
+                disclosure.rows, f"{type(error).__name__}; reference {reference} in the server log"
+            )
+            return
+        yield writer.finish()
+        disclosure.complete = True
+    finally:
+        stack.close()
+        on_done(disclosure)
+
+
+def _workbook(
+    settings: Settings,
+    plan: ExportPlan,
+    rows: source.Rows,
+    name: str,
+    disclosure: Disclosure,
+    on_done: Callable[[Disclosure], None],
+    progress: Progress | None,
+    work_dir: Path | None,
+) -> Export:
+    directory = work_dir or settings.export_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".export-", suffix=".xlsx", dir=directory)
+    os.close(handle)
+    path = Path(temporary)
+
+    def counted(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        for frame in frames:
+            disclosure.take(frame)
+            if progress is not None:
+                progress(frame.height)
+            yield frame
+
+    sheet = SheetSource(
+        plan.dataset.name,
+        plan.columns,
+        rows.total,
+        counted(rows.batches()),
+        chart=dict(plan.dataset.chart) if plan.spec.chart else None,
+    )
+    try:
+        write_workbook(path, [sheet], date_style=plan.spec.date_format, sheet_rows=plan.sheet_rows)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    disclosure.complete = True
+    on_done(disclosure)
+    return Export(
+        name, MEDIA_TYPES[ExportFormat.xlsx], disclosure.rows, _file_chunks(path), path, sheet.names
+    )
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def auditor(
+    sessions: sessionmaker[Session],
+    user: User | None,
+    channel: Channel,
+    *,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Callable[[Disclosure], None]:
+    """An ``on_done`` that writes the export to the audit trail."""
+
+    def record(disclosure: Disclosure) -> None:
+        ids = sorted(disclosure.student_ids) if disclosure.has_students else None
+        with session_scope(sessions) as session:
+            record_access(
+                session,
+                user,
+                AuditAction.export,
+                channel,
+                disclosure.resource,
+                ids if ids else None,
+                ip=ip,
+                detail={
+                    **(detail or {}),
+                    "rows": disclosure.rows,
+                    "complete": disclosure.complete,
+                },
+            )
+
+    return record
+
+
+def export_to_file(export: Export, target: Path) -> int:
+    """Write ``export`` to ``target`` through a temporary name; returns its size.
+
+    A failed export leaves no file (and no temporary one) behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if export.path is not None:
+        os.replace(export.path, target)
+        export.path = None
+        export.close()
+        return target.stat().st_size
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    complete = False
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            for chunk in export.chunks:
+                sink.write(chunk)
+        complete = True
+    finally:
+        if not complete:
+            Path(temporary).unlink(missing_ok=True)
+    os.replace(temporary, target)
+    return target.stat().st_size
+
+
+__all__ = [
+    "Disclosure",
+    "Export",
+    "auditor",
+    "export_to_file",
+    "file_name",
+    "media_type",
+    "prepare",
+]
+
+
+@dataclass(frozen=True)
+class WorkbookSheet:
+    name: str
+    dataset: str
+    spec: ExportSpec
+
+
+def prepare_workbook(
+    settings: Settings,
+    engine: Engine,
+    user: User,
+    sheets: list[WorkbookSheet],
+    *,
+    date_style: DateStyle,
+    on_done: Callable[[Disclosure], None],
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    work_dir: Path | None = None,
+) -> Export:
+    """Several datasets as the sheets of one XLSX file."""
+    plans = [
+        plan_for(settings, engine, user, sheet.dataset, ExportFormat.xlsx, sheet.spec)
+        for sheet in sheets
+    ]
+    moment = now or dt.datetime.now(dt.UTC)
+    disclosure = Disclosure("workbook:" + ",".join(plan.dataset.name for plan in plans))
+    directory = work_dir or settings.export_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".workbook-", suffix=".xlsx", dir=directory)
+    os.close(handle)
+    path = Path(temporary)
+
+    def counted(frames: Iterator[pl.DataFrame], has_students: bool) -> Iterator[pl.DataFrame]:
+        for frame in frames:
+            disclosure.rows += frame.height
+            if has_students:
+                disclosure.student_ids.update(
+                    frame.get_column(STUDENT_ID).drop_nulls().unique().to_list()
+                )
+            if progress is not None:
+                progress(frame.height)
+            yield frame
+
+    sources: list[SheetSource] = []
+    with ExitStack() as stack:
+        total = 0
+        for sheet, plan in zip(sheets, plans, strict=True):
+            rows = stack.enter_context(source.read(plan, settings, engine=engine))
+            total += rows.total
+            if total > plan.max_rows:
+                raise too_many_rows(plan, total)
+            sources.append(
+                SheetSource(
+                    sheet.name,
+                    plan.columns,
+                    rows.total,
+                    counted(rows.batches(), _has_students(plan)),
+                    chart=dict(plan.dataset.chart) if plan.spec.chart else None,
+                )
+            )
+        try:
+            write_workbook(
+                path, sources, date_style=date_style, sheet_rows=settings.export_xlsx_sheet_rows
+            )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    disclosure.complete = True
+    on_done(disclosure)
+    names = [name for sheet in sources for name in sheet.names]
+    return Export(
+        f"workbook_{moment:%Y%m%d-%H%M%S}.xlsx",
+        MEDIA_TYPES[ExportFormat.xlsx],
+        disclosure.rows,
+        _file_chunks(path),
+        path,
+        names,
+    )
+
+
+def _has_students(plan: ExportPlan) -> bool:
+    return plan.dataset.name not in NO_STUDENT_DATASETS
