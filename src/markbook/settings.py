@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         5_000_000, ge=1, description="Most rows in one XLSX export, over all its sheets."
     )
     export_batch_rows: int = Field(
-        65_536,
+        16_384,
         ge=1,
         le=1_000_000,
         description="Rows an export reads and writes at a time (memory per export grows "

@@ -91,11 +91,8 @@ def read(
 
 def _datetime_from_text(expr: pl.Expr) -> pl.Expr:
     # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff"; SQLite's CURRENT_TIMESTAMP
-    # (server defaults) leaves the fraction out.
-    return pl.coalesce(
-        expr.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
-        expr.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us"),
-    )
+    # (server defaults) leaves the fraction out, which %.f accepts too.
+    return expr.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
 
 
 def _normalised(name: str, kind: Kind, dtype: pl.DataType) -> pl.Expr:

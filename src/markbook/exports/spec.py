@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, select
 
 from markbook.auth.models import Role, User
@@ -132,23 +133,29 @@ class ExportSpec(BaseModel):
     @classmethod
     def _known_delimiter(cls, value: str) -> str:
         if value not in DELIMITERS:
-            raise ValueError("use one of , ; tab | (or comma, semicolon, tab, pipe)")
+            raise PydanticCustomError(
+                "delimiter", "use one of , ; tab | (or comma, semicolon, tab, pipe)"
+            )
         return DELIMITERS[value]
 
     @field_validator("null")
     @classmethod
     def _one_line(cls, value: str) -> str:
         if any(char in value for char in "\r\n\x00"):
-            raise ValueError("the null text must be on one line")
+            raise PydanticCustomError("null", "the null text must be on one line")
         return value
 
-    @model_validator(mode="after")
-    def _period(self) -> ExportSpec:
-        if self.start and self.end and self.start > self.end:
-            raise ValueError(
-                f"start ({self.start}) is after end ({self.end}); swap them or widen the period"
+    @field_validator("end")
+    @classmethod
+    def _period(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start")
+        if start is not None and end is not None and start > end:
+            raise PydanticCustomError(
+                "period",
+                "start ({start}) is after end ({end}); swap them or widen the period",
+                {"start": str(start), "end": str(end)},
             )
-        return self
+        return end
 
 
 @dataclass(frozen=True)
@@ -364,7 +371,12 @@ def plan_export(
         *(_condition(source.c[c.column], c) for c in conditions)
     )
     sorted_by = {name for name, _ in order}
-    keys = [source.c[name].desc() if desc else source.c[name] for name, desc in order]
+    # Empty values last either way, on every database (PostgreSQL would put them
+    # first in a descending sort, SQLite last).
+    keys: list[Any] = [
+        (source.c[name].desc() if desc else source.c[name].asc()).nulls_last()
+        for name, desc in order
+    ]
     keys += [source.c[name] for name in dataset.default_sort if name not in sorted_by]
     statement = statement.order_by(*keys)
     if spec.limit is not None:
