@@ -130,7 +130,7 @@ class Problem(BaseModel):
     request_id: str | None = Field(None, description="Quote it when reporting a problem.")
 
 
-def _documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> dict[str, Any]:
     # Inline, under its own media type: a `model` would be listed as application/json.
     schema = Problem.model_json_schema()
     return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
@@ -138,13 +138,13 @@ def _documented(description: str) -> dict[str, Any]:
 
 # The error answers routes document in OpenAPI (all application/problem+json).
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _documented("No bearer token, or one that is unknown, expired or revoked."),
-    403: _documented("Signed in, but your role may not do this."),
-    404: _documented("Not found, or not one you may see."),
-    422: _documented("Invalid input; `errors` names each failing field or row."),
+    401: documented("No bearer token, or one that is unknown, expired or revoked."),
+    403: documented("Signed in, but your role may not do this."),
+    404: documented("Not found, or not one you may see."),
+    422: documented("Invalid input; `errors` names each failing field or row."),
 }
 BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: _documented("More rows than one request may carry; split the batch."),
+    413: documented("More rows than one request may carry; split the batch."),
 }
 
 

@@ -31,7 +31,7 @@ from markbook.deps import (
     in_one_thread,
 )
 from markbook.downloads import ascii_name, content_disposition
-from markbook.errors import API_ERRORS
+from markbook.errors import API_ERRORS, documented
 from markbook.exports import service
 from markbook.exports.datasets import DATASETS
 from markbook.exports.spec import MEDIA_TYPES, OPERATORS, ExportFormat, ExportSpec
@@ -111,11 +111,15 @@ def _download(export: service.Export) -> StreamingResponse:
 
 
 _FILES: dict[int | str, dict[str, Any]] = {
+    413: documented(
+        "More rows than one export may hold (MARKBOOK_EXPORT_MAX_ROWS, or "
+        "MARKBOOK_EXPORT_XLSX_MAX_ROWS for XLSX); narrow it or split it."
+    ),
     200: {
         "description": "The file, streamed as it is produced (Content-Disposition: "
         "attachment; X-Export-Rows: its row count).",
         "content": {media: {} for media in [*MEDIA_TYPES.values(), "application/gzip"]},
-    }
+    },
 }
 
 

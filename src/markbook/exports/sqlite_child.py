@@ -24,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
+from urllib.parse import quote
 
 COUNT = struct.Struct("<q")
 
@@ -47,7 +48,9 @@ def _main() -> int:  # pragma: no cover - runs in the child; covered through Chi
             )
 
         path = request["path"]
-        uri = f"file:{path}?mode=ro" if path != ":memory:" else path
+        # A URI (https://www.sqlite.org/uri.html), so the file is opened read-only;
+        # the path is percent-encoded in case it holds ? or #.
+        uri = f"file:{quote(path)}?mode=ro" if path != ":memory:" else path
         database = adbc_driver_sqlite.connect(uri)
         connection = manager.AdbcConnection(database)
         connection.set_autocommit(False)  # one read snapshot for the count and the rows
