@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import Session
 
 from markbook import migrate
@@ -334,6 +337,284 @@ def report(
         f"wrote [bold]{output}[/] ({len(rendered.body):,} bytes): {rendered.student.name}, "
         f"{rendered.period.start} to {rendered.period.end}"
     )
+
+
+# Which option of `markbook export` each ExportSpec field comes from, for messages.
+_EXPORT_OPTIONS = {
+    "columns": "--columns",
+    "student_ids": "--student",
+    "course_ids": "--course",
+    "metric_types": "--metric",
+    "start": "--from",
+    "end": "--to",
+    "filter": "--filter",
+    "sort": "--sort",
+    "limit": "--limit",
+    "date_format": "--date-format",
+    "delimiter": "--delimiter",
+    "encoding": "--no-bom",
+    "null": "--null",
+    "formula_guard": "--no-formula-guard",
+    "compress": "--gzip",
+    "weekly": "--weekly",
+    "chart": "--chart",
+}
+
+
+def _spec_problem(error: ValidationError) -> str:
+    """A pydantic error on the export options as one sentence naming the options."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = next((str(part) for part in item["loc"] if isinstance(part, str)), None)
+        option = _EXPORT_OPTIONS.get(field or "")
+        if option is None and field is None:
+            option = "--from/--to"
+        problems.append(f"{option or field}: {message}")
+    return "; ".join(problems).rstrip(".") + "."
+
+
+class _RowsPerSecond(ProgressColumn):
+    """How many rows a second are being written."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None and task.elapsed:
+            # Rich needs two samples for a speed; a batch or two of a fast export gives one.
+            speed = task.completed / task.elapsed
+        if speed is None:
+            return Text("? rows/s", style="progress.data.speed")
+        return Text(f"{speed:,.0f} rows/s", style="progress.data.speed")
+
+
+@app.command()
+def export(
+    dataset: Annotated[str, typer.Argument(help="The dataset: grades, attendance, analytics...")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", help="csv, xlsx, ndjson, json or parquet."
+        ),
+    ] = "csv",
+    columns: Annotated[
+        Optional[str],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option("--columns", metavar="A,B", help="Columns to include, in this order: a,b,c."),
+    ] = None,
+    filters: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--filter",
+            metavar="COL:OP:VALUE",
+            help="column:op:value, op one of eq ne lt le gt ge in contains (in: a|b). Repeatable.",
+        ),
+    ] = None,
+    start: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--from",
+            metavar="YYYY-MM-DD",
+            help="First day (YYYY-MM-DD) on the dataset's date column.",
+        ),
+    ] = None,
+    end: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to", metavar="YYYY-MM-DD", help="Last day (inclusive)."),
+    ] = None,
+    students: Annotated[
+        Optional[list[str]],  # noqa: UP045 - checked by ExportSpec, so a bad one exits 1
+        typer.Option("--student", metavar="ID", help="Only this student (id). Repeatable."),
+    ] = None,
+    courses: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--course", metavar="ID", help="Only this course (id). Repeatable."),
+    ] = None,
+    metrics: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--metric", metavar="TYPE", help="Only this metric type. Repeatable."),
+    ] = None,
+    sort: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--sort",
+            metavar="[-]COL",
+            help="Sort by a column; -column sorts descending. Repeatable.",
+        ),
+    ] = None,
+    limit: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--limit", metavar="N", help="Most rows to export."),
+    ] = None,
+    date_format: Annotated[
+        str, typer.Option("--date-format", metavar="STYLE", help="iso, us, eu or full.")
+    ] = "iso",
+    delimiter: Annotated[
+        str, typer.Option("--delimiter", metavar="CHAR", help="CSV delimiter: , ; tab or pipe.")
+    ] = ",",
+    bom: Annotated[
+        bool, typer.Option("--bom/--no-bom", help="CSV: start with a UTF-8 byte order mark.")
+    ] = True,
+    null: Annotated[
+        str, typer.Option("--null", metavar="TEXT", help="CSV: the text of an empty value.")
+    ] = "",
+    formula_guard: Annotated[
+        bool,
+        typer.Option(
+            "--formula-guard/--no-formula-guard",
+            help="CSV: prefix text starting with = + - @ with an apostrophe.",
+        ),
+    ] = True,
+    gzip: Annotated[bool, typer.Option("--gzip", help="gzip csv, ndjson or json.")] = False,
+    weekly: Annotated[
+        bool, typer.Option("--weekly", help="class_analytics: one row per ISO week too.")
+    ] = False,
+    chart: Annotated[
+        bool, typer.Option("--chart", help="class_analytics as xlsx: add a chart.")
+    ] = False,
+    output: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write, - for stdout; default: the export's own name.",
+        ),
+    ] = None,
+) -> None:
+    """Export a dataset to a file (CSV, XLSX, NDJSON, JSON or Parquet), as the system."""
+    import tempfile
+
+    from rich.filesize import decimal
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from markbook.audit import Channel
+    from markbook.auth.models import User
+    from markbook.exports import service
+    from markbook.exports.spec import ExportFormat, ExportSpec
+
+    try:
+        export_format = ExportFormat(fmt.lower())
+    except ValueError:
+        formats = ", ".join(item.value for item in ExportFormat)
+        raise _fail(f"--format must be one of {formats}; not {fmt!r}.") from None
+    given: dict[str, object] = {
+        "columns": columns,
+        "student_ids": students or None,
+        "course_ids": courses or None,
+        "metric_types": metrics or None,
+        "start": _parse_date(start, "--from"),
+        "end": _parse_date(end, "--to"),
+        "filter": filters or [],
+        "sort": sort or [],
+        "limit": limit,
+        "date_format": date_format.lower(),
+        "delimiter": delimiter,
+        "encoding": "utf-8-sig" if bom else "utf-8",
+        "null": null,
+        "formula_guard": formula_guard,
+        "compress": "gzip" if gzip else "none",
+        "weekly": weekly,
+        "chart": chart,
+    }
+    try:
+        spec = ExportSpec.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as error:
+        raise _fail(_spec_problem(error)) from None
+    to_stdout = output == "-"
+    binary = gzip or export_format in (ExportFormat.xlsx, ExportFormat.parquet)
+    if to_stdout and sys.stdout.isatty() and binary:
+        raise _fail(f"{export_format} exports are binary: write one to a file with -o FILE.")
+    target = None if output is None or to_stdout else Path(output)
+    if target is not None and target.is_dir():
+        raise _fail(f"{target} is a directory; give a file name.")
+
+    settings = _settings()
+    engine = make_engine(settings)
+    # The command line acts as the system, like an administrator; the audit trail
+    # records it with no actor on the cli channel.
+    system = User(id=0, role=Role.admin.value, email="cli", name="command line")
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RowsPerSecond(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        # Rich draws nothing off a terminal; disabled, it does not print a blank line.
+        disable=to_stdout or not console.is_terminal,
+    )
+    # XLSX is finished before prepare() returns, in work_dir: beside the target, so
+    # it is renamed into place, not copied (a rename cannot cross file systems).
+    work = tempfile.TemporaryDirectory(prefix="markbook-export-")
+    if to_stdout:
+        work_dir = Path(work.name)
+    elif target is not None:
+        work_dir = target.absolute().parent
+    else:
+        work_dir = Path.cwd()
+    prepared: service.Export | None = None
+    try:
+        if not migrate.is_up_to_date(settings, engine):
+            raise _fail("the database schema is not up to date; run `markbook db upgrade` first.")
+        with progress:
+            task = progress.add_task(dataset, total=None)
+            prepared = service.prepare(
+                settings,
+                engine,
+                system,
+                dataset,
+                export_format,
+                spec,
+                on_done=service.auditor(
+                    make_sessionmaker(engine),
+                    None,
+                    Channel.cli,
+                    detail={"format": export_format.value},
+                ),
+                progress=lambda rows: progress.advance(task, rows),
+                on_total=lambda total: progress.update(task, total=total),
+                work_dir=work_dir,
+                mark_failures=False,
+            )
+            if to_stdout:
+                size = 0
+                for chunk in prepared.chunks:
+                    sys.stdout.buffer.write(chunk)
+                    size += len(chunk)
+                sys.stdout.buffer.flush()
+                where = "stdout"
+            else:
+                path = target or Path(prepared.filename)
+                size = service.export_to_file(prepared, path)
+                where = str(path)
+    except MarkbookError as error:
+        raise _fail(error.detail) from None
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    except OSError as error:
+        raise _fail(f"cannot write the export: {error.strerror or error}.") from None
+    except typer.Exit:
+        raise
+    except Exception as error:
+        logging.getLogger(__name__).debug("export failed", exc_info=True)
+        raise _fail(
+            f"the export failed ({type(error).__name__}: {error}); no file was kept."
+        ) from None
+    finally:
+        if prepared is not None:
+            prepared.close()  # a stream left part way: end its read and its audit
+        work.cleanup()
+        engine.dispose()
+    rows = f"{prepared.rows:,} row{'' if prepared.rows == 1 else 's'}"
+    console.print(f"Wrote {rows} to {where} ({decimal(size)})", highlight=False)
 
 
 _BINARY = {"pdf", "xlsx"}

@@ -13,6 +13,7 @@ to a temporary name in the target's directory, renamed when complete.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import secrets
@@ -148,6 +149,7 @@ def prepare(
     *,
     on_done: Callable[[Disclosure], None],
     progress: Progress | None = None,
+    on_total: Progress | None = None,
     now: dt.datetime | None = None,
     work_dir: Path | None = None,
     mark_failures: bool = True,
@@ -156,7 +158,8 @@ def prepare(
 
     ``mark_failures``: a failure after the first byte ends the stream with a marker
     (HTTP, where the status has gone); False raises it instead (files, which are
-    then not kept).
+    then not kept). ``on_total`` hears the row count once it is known, before any
+    row is written; ``progress`` hears each batch's rows as they are written.
     """
     plan = plan_for(settings, engine, user, dataset, fmt, spec)
     moment = now or dt.datetime.now(dt.UTC)
@@ -170,8 +173,13 @@ def prepare(
         rows = stack.enter_context(source.read(plan, settings, engine=engine))
         if rows.total > plan.max_rows:
             raise too_many_rows(plan, rows.total)
+        if on_total is not None:
+            on_total(rows.total)
         if fmt is ExportFormat.xlsx:
-            return _workbook(settings, plan, rows, name, disclosure, on_done, progress, work_dir)
+            with stack:  # the workbook is complete on return: the read can close
+                return _workbook(
+                    settings, plan, rows, name, disclosure, on_done, progress, work_dir
+                )
     except BaseException:
         stack.close()
         raise
@@ -265,13 +273,37 @@ def _workbook(
     )
 
 
+class _FileChunks:
+    """A finished file's bytes, read in chunks; the file is deleted when they have
+    been read, or when the response is dropped before it started."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def __iter__(self) -> _FileChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+        chunk: bytes = self._handle.read(CHUNK)
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self.path.unlink(missing_ok=True)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def _file_chunks(path: Path) -> Iterator[bytes]:
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+    return _FileChunks(path)
 
 
 def auditor(
@@ -312,10 +344,17 @@ def export_to_file(export: Export, target: Path) -> int:
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     if export.path is not None:
-        os.replace(export.path, target)
-        export.path = None
-        export.close()
-        return target.stat().st_size
+        try:
+            os.replace(export.path, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            # On another file system: copied below, through a temporary name beside
+            # the target like any other export.
+        else:
+            export.path = None
+            export.close()
+            return target.stat().st_size
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     complete = False
     try:
@@ -357,6 +396,7 @@ def prepare_workbook(
     date_style: DateStyle,
     on_done: Callable[[Disclosure], None],
     progress: Progress | None = None,
+    on_total: Progress | None = None,
     now: dt.datetime | None = None,
     work_dir: Path | None = None,
 ) -> Export:
@@ -401,6 +441,8 @@ def prepare_workbook(
                     chart=dict(plan.dataset.chart) if plan.spec.chart else None,
                 )
             )
+        if on_total is not None:
+            on_total(total)
         try:
             write_workbook(
                 path, sources, date_style=date_style, sheet_rows=settings.export_xlsx_sheet_rows
