@@ -133,13 +133,18 @@ def _day_bounds(expr: Any, scope: Scope, *, moment: bool) -> list[ColumnElement[
     clauses: list[ColumnElement[bool]] = []
     if scope.start is not None:
         start: dt.date = scope.start
-        clauses.append(expr >= (dt.datetime.combine(start, dt.time()) if moment else start))
+        clauses.append(expr >= (_midnight(start) if moment else start))
     if scope.end is not None:
         if moment:
-            clauses.append(expr < dt.datetime.combine(scope.end + dt.timedelta(days=1), dt.time()))
+            clauses.append(expr < _midnight(scope.end + dt.timedelta(days=1)))
         else:
             clauses.append(expr <= scope.end)
     return clauses
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` in UTC (aware: timestamps are stored in UTC)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def _lists(

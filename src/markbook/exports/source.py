@@ -150,6 +150,8 @@ def _count_statement(plan: ExportPlan) -> AnySelect:
 def _sqlite_value(value: Any) -> Any:
     # As SQLAlchemy stores them in SQLite: dates and times are text.
     if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -286,6 +288,9 @@ def _adbc_postgresql(plan: ExportPlan, settings: Settings) -> Iterator[Rows]:
     )
     with closing(adbc):
         adbc.begin("adbc.connection.transaction.isolation.repeatable_read")
+        # Weeks (date_trunc) and naive times are taken in UTC, as Markbook stores
+        # them, whatever the server's own time zone.
+        adbc.scalar("SELECT set_config('TimeZone', 'UTC', true) IS NOT NULL", [])
         total = adbc.scalar(count_sql, count_parameters)
 
         def batches() -> Iterator[pl.DataFrame]:

@@ -62,7 +62,8 @@ MAX_ID = 2**63 - 1
 
 
 def _split(value: Any) -> Any:
-    """``"a,b"`` or ``["a,b", "c"]`` (repeated query parameters) as one flat list."""
+    """``"a,b"`` or ``["a,b", "c"]`` (repeated query parameters) as one flat list;
+    an empty one (``?student_ids=`` from a blank form field) is not given at all."""
     if value is None:
         return None
     items = value if isinstance(value, list) else [value]
@@ -72,7 +73,7 @@ def _split(value: Any) -> Any:
             flat.extend(part.strip() for part in item.split(",") if part.strip())
         else:
             flat.append(item)
-    return flat
+    return flat or None
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -213,9 +214,10 @@ def _parse_value(column: Column, raw: str, field: str) -> Any:
                 return dt.date.fromisoformat(raw)
             case Kind.DATETIME:
                 moment = dt.datetime.fromisoformat(raw)
-                if moment.tzinfo is not None:
-                    moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-                return moment
+                # Times are stored in UTC; one without an offset is taken as UTC.
+                if moment.tzinfo is None:
+                    return moment.replace(tzinfo=dt.UTC)
+                return moment.astimezone(dt.UTC)
             case Kind.BOOLEAN:
                 if raw.lower() not in ("true", "false"):
                     raise ValueError

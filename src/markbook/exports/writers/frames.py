@@ -71,18 +71,32 @@ def guarded(expr: pl.Expr) -> pl.Expr:
 def round_cents(expr: pl.Expr) -> pl.Expr:
     """Whole cents, rounded half away from zero like grading.round2 (half-up)."""
     scaled = expr * 100
-    nudged = scaled + pl.when(scaled >= 0).then(_HALF_CENT_SLACK).otherwise(-_HALF_CENT_SLACK)
+    # The slack grows with the number: past about 1.7e7 the gap between doubles
+    # near scaled is wider than a fixed 1e-7 (4e-16 is about two doubles' gap).
+    slack = pl.max_horizontal(pl.lit(_HALF_CENT_SLACK), scaled.abs() * 4e-16)
+    nudged = scaled + pl.when(scaled >= 0).then(slack).otherwise(-slack)
     return nudged.round(0, mode="half_away_from_zero")
 
 
 def decimal_text(expr: pl.Expr) -> pl.Expr:
     """A figure with exactly two places, as cells renders a DECIMAL: -0.5 -> "-0.50"."""
-    cents = round_cents(expr).cast(pl.Int64)
+    # Cents as whole numbers only where they fit in 64 bits; NaN and infinities
+    # are written as cells writes them (Decimal's "NaN", "Infinity").
+    exact = expr.is_finite() & (expr.abs() < 9e16)
+    cents = pl.when(exact).then(round_cents(expr)).otherwise(0).cast(pl.Int64)
     magnitude = cents.abs()
     sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
     whole = (magnitude // 100).cast(pl.String)
     part = (magnitude % 100).cast(pl.String).str.zfill(2)
-    return sign + whole + pl.lit(".") + part
+    return (
+        pl.when(exact)
+        .then(sign + whole + pl.lit(".") + part)
+        .when(expr.is_nan())
+        .then(pl.lit("NaN"))
+        .when(expr.is_infinite())
+        .then(pl.when(expr > 0).then(pl.lit("Infinity")).otherwise(pl.lit("-Infinity")))
+        .otherwise(expr.cast(pl.String))  # beyond 9e16 a double has no cents anyway
+    )
 
 
 def _float_text(expr: pl.Expr) -> pl.Expr:
