@@ -64,13 +64,11 @@ def _settle_garbage_collector() -> None:
     short-lived objects. Both cut time from the middle of requests, not memory.
     """
     # Load the document renderers now rather than inside the first request.
+    # And the export writers' Arrow, Parquet and XLSX libraries.
+    import rustpy_xlsxwriter  # noqa: F401
+
     import markbook.reports.pdf
     import markbook.reports.tables  # noqa: F401
-
-    # And the export writers' Arrow, Parquet and XLSX libraries.
-    import pyarrow.ipc
-    import pyarrow.parquet
-    import rustpy_xlsxwriter  # noqa: F401
 
     # No gc.collect() first: it costs a tenth of a second per start, and what little
     # garbage start-up leaves is frozen once.

@@ -113,8 +113,7 @@ class Settings(BaseSettings):
         16_384,
         ge=1,
         le=1_000_000,
-        description="Rows an export reads and writes at a time (memory per export grows "
-        "with it).",
+        description="Rows an export reads and writes at a time (memory per export grows with it).",
     )
 
     @field_validator("token_default_expiry_days", mode="before")

@@ -36,7 +36,9 @@ from sqlalchemy import (
     null,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from markbook.audit import AuditEvent
 from markbook.auth.models import Role, User
@@ -110,10 +112,40 @@ def _c(name: str, label: str, kind: Kind = Kind.TEXT) -> Column:
     return Column(name, label, kind)
 
 
+class cents(FunctionElement[float]):  # noqa: N801 - an SQL function's name
+    """A figure rounded half away from zero to two places, as a double.
+
+    Rounded in SQL, so a filter on a decimal column compares the figure the file
+    shows (85.50, not 85.50000000000001). PostgreSQL rounds numerics half away from
+    zero but doubles half to even, so it rounds a numeric.
+    """
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(cents)
+def _cents(element: cents, compiler: Any, **kw: Any) -> str:
+    # SQLite's own round() changed in 3.43 (2.675, stored as 2.67499..., gave 2.68
+    # before and 2.67 after), and the export reader's SQLite need not be the
+    # server's: nudge by the slack frames.round_cents allows, then round.
+    value = f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
+    slack = f"MAX(1e-9, ABS({value}) * 4e-16)"
+    return f"ROUND({value} + (CASE WHEN {value} >= 0 THEN {slack} ELSE -{slack} END), 2)"
+
+
+@compiles(cents, "postgresql")
+def _cents_postgresql(element: cents, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f"CAST(ROUND(CAST({inner} AS NUMERIC), 2) AS DOUBLE PRECISION)"
+
+
 def _typed(expr: Any, kind: Kind) -> ColumnElement[Any]:
     """Cast so every dialect hands back one type per column (SQLite stores NUMERIC
     scores as INTEGER or REAL row by row)."""
-    if kind in (Kind.DECIMAL, Kind.FLOAT):
+    if kind is Kind.DECIMAL:
+        return cents(expr)
+    if kind is Kind.FLOAT:
         return cast(expr, Float)
     if kind is Kind.INTEGER:
         return cast(expr, Integer)

@@ -12,11 +12,12 @@ import datetime as dt
 import enum
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from markbook.auth.models import Role, User
 from markbook.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -58,6 +59,7 @@ DELIMITERS = {
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains")
 MAX_LIST = 1000
 MAX_TEXT = 200
+CENT = Decimal("0.01")
 MAX_ID = 2**63 - 1
 
 
@@ -127,8 +129,13 @@ class ExportSpec(BaseModel):
     chart: bool = Field(False, description="class_analytics as XLSX: add a column chart.")
 
     _split_lists = field_validator(
-        "columns", "student_ids", "course_ids", "metric_types", "sort", mode="before"
+        "columns", "student_ids", "course_ids", "metric_types", mode="before"
     )(_split)
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _split_sort(cls, value: Any) -> Any:
+        return _split(value) or []
 
     @field_validator("delimiter")
     @classmethod
@@ -209,6 +216,9 @@ def _parse_value(column: Column, raw: str, field: str) -> Any:
                 value = float(raw)
                 if not math.isfinite(value):
                     raise ValueError
+                if column.kind is Kind.DECIMAL:
+                    # The column holds figures to the cent (datasets.cents).
+                    return float(Decimal(raw).quantize(CENT, rounding=ROUND_HALF_UP))
                 return value
             case Kind.DATE:
                 return dt.date.fromisoformat(raw)
@@ -283,7 +293,7 @@ def _known_column(dataset: Dataset, name: str, field: str) -> Column:
     return column
 
 
-def _condition(expr: Any, condition: Condition) -> ColumnElement[bool]:
+def _condition(expr: Any, condition: Condition, dialect: str) -> ColumnElement[bool]:
     value = condition.value
     match condition.op:
         case "eq":
@@ -301,8 +311,10 @@ def _condition(expr: Any, condition: Condition) -> ColumnElement[bool]:
         case "in":
             return expr.in_(value)  # type: ignore[no-any-return]
         case _:
-            # contains: the value is a bound parameter, its LIKE wildcards escaped.
-            return expr.contains(value, autoescape=True)  # type: ignore[no-any-return]
+            # contains: a case-sensitive substring on every database (SQLite's LIKE
+            # ignores ASCII case, PostgreSQL's does not), the value a bound parameter.
+            position = func.strpos if dialect == "postgresql" else func.instr
+            return position(expr, value) > 0
 
 
 def plan_export(
@@ -368,9 +380,11 @@ def plan_export(
         selected = list(source.c)  # small aggregated rows: finish() needs every column
     else:
         selected = [source.c[column.name] for column in columns] + [source.c[STUDENT_ID]]
-    statement = select(*selected).where(*(_condition(source.c[c.column], c) for c in conditions))
+    statement = select(*selected).where(
+        *(_condition(source.c[c.column], c, dialect) for c in conditions)
+    )
     count_statement = select(source.c[STUDENT_ID]).where(
-        *(_condition(source.c[c.column], c) for c in conditions)
+        *(_condition(source.c[c.column], c, dialect) for c in conditions)
     )
     sorted_by = {name for name, _ in order}
     # Empty values last either way, on every database (PostgreSQL would put them
