@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import io
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,49 @@ def test_a_complete_export_in_small_batches_has_every_row_once(
     names = [row["name"] for row in rows]
     assert names == sorted((f"Student {n}" for n in range(STUDENTS)), reverse=True)
     assert response.headers["x-export-rows"] == str(STUDENTS)
+
+
+def _reader_children() -> list[int]:
+    """Live export-reader processes started by this one (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+        zombie = "State:\tZ" in status
+        if int(parent.split()[1]) == os.getpid() and b"sqlite_child" in command and not zombie:
+            found.append(int(entry.name))
+    return found
+
+
+def test_an_export_dropped_before_its_first_byte_stops_its_reader(
+    small_batches: Settings, admin: dict[str, str]
+) -> None:
+    """A client gone before the body started: nothing is left reading."""
+    if not small_batches.is_sqlite:
+        pytest.skip("the reader runs in a child process on SQLite only")
+    engine = make_engine(small_batches)
+    user = User(id=0, role=Role.admin.value, email="cli", name="command line")
+    disclosed: list[int] = []
+    try:
+        export = service.prepare(
+            small_batches,
+            engine,
+            user,
+            "students",
+            ExportFormat.csv,
+            ExportSpec(),
+            on_done=lambda disclosure: disclosed.append(disclosure.rows),
+        )
+        assert len(_reader_children()) == 1
+        del export
+        gc.collect()
+        assert _reader_children() == []
+    finally:
+        engine.dispose()
+    assert disclosed == []  # nothing went out, so nothing is recorded as disclosed
