@@ -187,35 +187,8 @@ def prepare(
         name,
         media_type(fmt, spec.compress),
         rows.total,
-        _Closing(
-            _stream(plan, rows, stack, disclosure, on_done, progress, mark_failures), stack
-        ),
+        _stream(plan, rows, stack, disclosure, on_done, progress, mark_failures),
     )
-
-
-class _Closing:
-    """A stream that ends its read however it ends: run out, closed, or dropped
-    before it started (a client gone before the body), which a generator's own
-    ``finally`` never sees."""
-
-    def __init__(self, chunks: Iterator[bytes], stack: ExitStack) -> None:
-        self._chunks = chunks
-        self._stack = stack
-
-    def __iter__(self) -> _Closing:
-        return self
-
-    def __next__(self) -> bytes:
-        return next(self._chunks)
-
-    def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
-        self._stack.close()
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def _stream(
