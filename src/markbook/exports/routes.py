@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ConfigDict, Field
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from markbook.audit import Channel
 from markbook.auth.models import Role
@@ -143,10 +143,12 @@ async def export_dataset(
     incomplete."""
     engine = request.app.state.engine
     sessions = request.app.state.sessionmaker
-
-    def work(session: Session) -> service.Export:
-        user = authenticate(session, token)
-        return service.prepare(
+    # Signed in and committed first: an export can take seconds, and the request's
+    # session must not hold SQLite's write lock (a token's last-use time) meanwhile.
+    user = await in_one_thread(request, lambda session: authenticate(session, token))
+    return _download(
+        await run_in_threadpool(
+            service.prepare,
             settings,
             engine,
             user,
@@ -157,8 +159,7 @@ async def export_dataset(
                 sessions, user, Channel.api, ip=ip, detail={"format": fmt.value}
             ),
         )
-
-    return _download(await in_one_thread(request, work))
+    )
 
 
 class SheetRequest(Schema):
@@ -193,10 +194,10 @@ async def export_workbook(
     the names given are in the X-Export-Sheets header."""
     engine = request.app.state.engine
     sessions = request.app.state.sessionmaker
-
-    def work(session: Session) -> service.Export:
-        user = authenticate(session, token)
-        return service.prepare_workbook(
+    user = await in_one_thread(request, lambda session: authenticate(session, token))
+    return _download(
+        await run_in_threadpool(
+            service.prepare_workbook,
             settings,
             engine,
             user,
@@ -204,5 +205,4 @@ async def export_workbook(
             date_style=body.date_format,
             on_done=service.auditor(sessions, user, Channel.api, ip=ip, detail={"format": "xlsx"}),
         )
-
-    return _download(await in_one_thread(request, work))
+    )

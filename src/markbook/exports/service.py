@@ -263,11 +263,11 @@ def _workbook(
     )
     try:
         write_workbook(path, [sheet], date_style=plan.spec.date_format, sheet_rows=plan.sheet_rows)
+        disclosure.complete = True
+        on_done(disclosure)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    disclosure.complete = True
-    on_done(disclosure)
     return Export(
         name, MEDIA_TYPES[ExportFormat.xlsx], disclosure.rows, _file_chunks(path), path, sheet.names
     )
@@ -447,11 +447,11 @@ def prepare_workbook(
             write_workbook(
                 path, sources, date_style=date_style, sheet_rows=settings.export_xlsx_sheet_rows
             )
+            disclosure.complete = True
+            on_done(disclosure)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-    disclosure.complete = True
-    on_done(disclosure)
     names = [name for sheet in sources for name in sheet.names]
     return Export(
         f"workbook_{moment:%Y%m%d-%H%M%S}.xlsx",
