@@ -64,8 +64,6 @@ def _settle_garbage_collector() -> None:
     short-lived objects. Both cut time from the middle of requests, not memory.
     """
     # Load the document renderers now rather than inside the first request.
-    # And the export writers' Arrow, Parquet and XLSX libraries.
-    import rustpy_xlsxwriter  # noqa: F401
 
     import markbook.reports.pdf
     import markbook.reports.tables  # noqa: F401

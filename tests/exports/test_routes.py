@@ -85,8 +85,8 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 # --- one school per module and backend ---------------------------------------------------
 #
-# Every SQLite export is read by a child process (markbook.exports.sqlite_child),
-# which costs most of a second, so the school is built once per backend and the
+# Every export runs in a worker process (markbook.exports.worker), which costs
+# most of a second to start, so the school is built once per backend and the
 # tests here only read it (and add audit events and tokens, which they allow for).
 # These fixtures override the function-scoped ones of tests/conftest.py.
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from markbook.audit import AuditAction, Channel, record_access
 from markbook.auth.models import Role, User
 from markbook.db import make_engine
-from markbook.exports import source
+from markbook.exports import query, source
 from markbook.exports.datasets import DATASETS, STUDENT_ID
 from markbook.exports.spec import ExportFormat, ExportPlan, ExportSpec, plan_export
 from markbook.exports.writers.frames import CANONICAL
@@ -52,7 +52,7 @@ def read_all(
         frames = list(rows.batches())
         total = rows.total
     schema: dict[str, pl.DataType] | None = {
-        field.name: CANONICAL[field.kind] for field in source.fields_of(plan)
+        name: CANONICAL[kind] for name, kind in query.fields_of(plan)
     }
     if plan.dataset.finish is not None:
         schema = None  # finish() adds its own columns; take the frames' schema
@@ -134,8 +134,8 @@ def test_adbc_and_dbapi_give_the_same_frames(
         assert total > 0, f"{dataset} has no rows to compare"
         assert_frames_equal(adbc, dbapi)
         # Every column in its canonical type.
-        for field in source.fields_of(plan):
-            assert adbc.schema[field.name] == CANONICAL[field.kind], field
+        for name, kind in query.fields_of(plan):
+            assert adbc.schema[name] == CANONICAL[kind], name
 
 
 def test_values_come_out_as_stored(

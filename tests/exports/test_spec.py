@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from markbook.auth.models import Role, User
 from markbook.errors import Forbidden, InvalidInput, NotFound
 from markbook.exports.datasets import DATASETS, STUDENT_ID, Dataset
-from markbook.exports.source import _POSTGRESQL, _SQLITE, compiled
+from markbook.exports.query import POSTGRESQL, SQLITE, compiled
 from markbook.exports.spec import (
     MAX_ID,
     Condition,
@@ -46,7 +46,7 @@ DIALECTS: dict[str, Dialect] = {
     "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
 }
 # What source.read compiles with (positional parameters, lists expanded).
-READER_DIALECTS: dict[str, Dialect] = {"sqlite": _SQLITE, "postgresql": _POSTGRESQL}
+READER_DIALECTS: dict[str, Dialect] = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
 
 
 def plan(

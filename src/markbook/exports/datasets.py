@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-import polars as pl
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -90,9 +89,10 @@ class Dataset:
     # Which of the spec's list filters the dataset understands.
     accepts: frozenset[str] = frozenset()
     # Columns the SQL gives that are finished in polars (not filterable or sortable
-    # in SQL), and the step that finishes them.
+    # in SQL), and the step that finishes them (a name in pipeline.FINISHERS, which
+    # runs in the export worker).
     computed: frozenset[str] = frozenset()
-    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    finish: str | None = None
     # Default column list where it differs from all columns.
     defaults: Callable[[Scope], tuple[str, ...]] | None = None
     default_sort: tuple[str, ...] = ()
@@ -526,27 +526,6 @@ def _class_analytics(scope: Scope) -> AnySelect:
     return query
 
 
-def _finish_class_analytics(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sample standard deviation from the sums, and the ISO week's name."""
-    n = pl.col("count").cast(pl.Float64)
-    variance = (pl.col(_SUM_SQUARES) - pl.col(_SUM) ** 2 / n) / (n - 1)
-    week = pl.col("week_start")
-    return frame.with_columns(
-        pl.when(pl.col("count") > 1)
-        .then(variance.clip(lower_bound=0.0).sqrt())
-        .otherwise(None)
-        .alias("std_dev"),
-        pl.when(week.is_not_null())
-        .then(
-            week.dt.iso_year().cast(pl.String)
-            + pl.lit("-W")
-            + week.dt.week().cast(pl.String).str.zfill(2)
-        )
-        .otherwise(None)
-        .alias("iso_week"),
-    )
-
-
 def _class_analytics_defaults(scope: Scope) -> tuple[str, ...]:
     weekly_only = {"week_start", "iso_week"}
     return tuple(
@@ -847,7 +826,7 @@ DATASETS: dict[str, Dataset] = {
             date_column="recorded_at",
             accepts=frozenset({COURSE, METRIC}),
             computed=frozenset({"std_dev", "iso_week"}),
-            finish=_finish_class_analytics,
+            finish="class_analytics",
             defaults=_class_analytics_defaults,
             default_sort=("course_id", "metric_type", "week_start"),
             chart={"categories": "course_name", "values": "mean"},

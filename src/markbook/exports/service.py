@@ -1,5 +1,8 @@
 """The export pipeline: dataset -> spec -> batches -> writer -> sink.
 
+The server's half: it plans (:mod:`.spec`), starts a worker process that reads
+and writes (:mod:`.worker`, :mod:`.pipeline`), relays its bytes and audits.
+
 :func:`prepare` does everything that can fail before the first byte (the dataset,
 the spec, the count against the row limits, and for XLSX the whole workbook, which
 is a zip and cannot be sent before it is finished), so those failures are
@@ -14,25 +17,23 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import logging
 import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from markbook.audit import AuditAction, Channel, record_access
 from markbook.auth.models import User
 from markbook.db import session_scope
-from markbook.exports import source
-from markbook.exports.datasets import STUDENT_ID
+from markbook.exports import query
 from markbook.exports.spec import (
     MEDIA_TYPES,
     ExportFormat,
@@ -42,16 +43,9 @@ from markbook.exports.spec import (
     plan_export,
     too_many_rows,
 )
-from markbook.exports.writers.arrow_xlsx import SheetSource, write_workbook
-from markbook.exports.writers.batches import (
-    BatchWriter,
-    CsvBatches,
-    Gzip,
-    JsonBatches,
-    NdjsonBatches,
-    ParquetBatches,
-)
+from markbook.exports.worker import NUMBER, Worker, WorkerError
 from markbook.exports.writers.cells import DateStyle
+from markbook.exports.writers.markers import closing_marker
 from markbook.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,12 +65,6 @@ class Disclosure:
     has_students: bool = True
     rows: int = 0
     complete: bool = False
-
-    def take(self, frame: pl.DataFrame) -> None:
-        self.rows += frame.height
-        if self.has_students:
-            ids = frame.get_column(STUDENT_ID).drop_nulls().unique()
-            self.student_ids.update(ids.to_list())
 
 
 @dataclass
@@ -118,25 +106,35 @@ def plan_for(
     )
 
 
-def _writer(plan: ExportPlan) -> BatchWriter:
+def _options(plan: ExportPlan) -> dict[str, Any]:
     spec = plan.spec
-    writer: BatchWriter
-    if plan.format is ExportFormat.csv:
-        writer = CsvBatches(
-            plan.columns,
-            delimiter=spec.delimiter,
-            bom=spec.encoding == "utf-8-sig",
-            null=spec.null,
-            guard=spec.formula_guard,
-            date_style=spec.date_format,
-        )
-    elif plan.format is ExportFormat.ndjson:
-        writer = NdjsonBatches(plan.columns, date_style=spec.date_format)
-    elif plan.format is ExportFormat.json:
-        writer = JsonBatches(plan.columns, date_style=spec.date_format)
-    else:
-        writer = ParquetBatches(plan.columns)
-    return Gzip(writer) if spec.compress == "gzip" else writer
+    return {
+        "delimiter": spec.delimiter,
+        "bom": spec.encoding == "utf-8-sig",
+        "null": spec.null,
+        "guard": spec.formula_guard,
+        "date_style": spec.date_format.value,
+        "compress": spec.compress,
+    }
+
+
+def _request(
+    settings: Settings,
+    fmt: str,
+    sources: list[dict[str, Any]],
+    options: dict[str, Any],
+    date_style: DateStyle,
+    xlsx_path: Path | None = None,
+) -> dict[str, Any]:
+    return {
+        "format": fmt,
+        "sources": sources,
+        "batch_rows": settings.export_batch_rows,
+        "options": options,
+        "date_style": date_style.value,
+        "xlsx_path": str(xlsx_path) if xlsx_path else None,
+        "sheet_rows": settings.export_xlsx_sheet_rows,
+    }
 
 
 def prepare(
@@ -164,112 +162,129 @@ def prepare(
     plan = plan_for(settings, engine, user, dataset, fmt, spec)
     moment = now or dt.datetime.now(dt.UTC)
     name = file_name(plan.dataset.name, fmt, spec.compress, moment)
-    disclosure = Disclosure(
-        f"dataset:{plan.dataset.name}",
-        has_students=_has_students(plan),
-    )
-    stack = ExitStack()
+    disclosure = Disclosure(f"dataset:{plan.dataset.name}", has_students=_has_students(plan))
+    source = query.source_request(plan, settings, has_students=disclosure.has_students)
+    if fmt is ExportFormat.xlsx:
+        return _workbook(
+            settings,
+            [(source, plan)],
+            spec.date_format,
+            name,
+            disclosure,
+            on_done=on_done,
+            progress=progress,
+            on_total=on_total,
+            work_dir=work_dir,
+        )
+    worker = Worker(_request(settings, fmt.value, [source], _options(plan), spec.date_format))
     try:
-        rows = stack.enter_context(source.read(plan, settings, engine=engine))
-        if rows.total > plan.max_rows:
-            raise too_many_rows(plan, rows.total)
+        if worker.total > plan.max_rows:
+            raise too_many_rows(plan, worker.total)
         if on_total is not None:
-            on_total(rows.total)
-        if fmt is ExportFormat.xlsx:
-            with stack:  # the workbook is complete on return: the read can close
-                return _workbook(
-                    settings, plan, rows, name, disclosure, on_done, progress, work_dir
-                )
+            on_total(worker.total)
     except BaseException:
-        stack.close()
+        worker.close()
         raise
     return Export(
         name,
         media_type(fmt, spec.compress),
-        rows.total,
-        _stream(plan, rows, stack, disclosure, on_done, progress, mark_failures),
+        worker.total,
+        _stream(plan, worker, disclosure, on_done, progress, mark_failures),
     )
 
 
 def _stream(
     plan: ExportPlan,
-    rows: source.Rows,
-    stack: ExitStack,
+    worker: Worker,
     disclosure: Disclosure,
     on_done: Callable[[Disclosure], None],
     progress: Progress | None,
     mark_failures: bool,
 ) -> Iterator[bytes]:
-    writer = _writer(plan)
     try:
-        yield writer.start()
         try:
-            for frame in rows.batches():
-                chunk = writer.write(frame)
-                disclosure.take(frame)
-                if progress is not None:
-                    progress(frame.height)
-                yield chunk
-        except Exception as error:
-            if not mark_failures:
-                raise
-            reference = secrets.token_hex(4)
-            log.exception(
-                "export %s failed after %d rows (reference %s)",
+            for kind, payload in worker.frames():
+                if kind == b"D":
+                    rows = NUMBER.unpack_from(payload)[0]
+                    disclosure.rows += rows
+                    if rows and progress is not None:
+                        progress(rows)
+                    yield payload[NUMBER.size :]
+                elif kind == b"S":
+                    disclosure.student_ids.update(json.loads(payload))
+        except WorkerError as error:
+            reference = error.reference or secrets.token_hex(4)
+            log.error(
+                "export %s failed after %d rows (reference %s): %s",
                 plan.dataset.name,
                 disclosure.rows,
                 reference,
+                error,
             )
-            yield writer.fail(
-                disclosure.rows, f"{type(error).__name__}; reference {reference} in the server log"
-            )
+            if not mark_failures:
+                raise
+            if not error.reference:
+                # The worker died without a word: end the file here instead.
+                yield closing_marker(
+                    plan.format.value,
+                    disclosure.rows,
+                    f"the export worker stopped; reference {reference} in the server log",
+                    compressed=plan.spec.compress == "gzip",
+                )
             return
-        yield writer.finish()
         disclosure.complete = True
     finally:
-        stack.close()
+        worker.close()
         on_done(disclosure)
 
 
 def _workbook(
     settings: Settings,
-    plan: ExportPlan,
-    rows: source.Rows,
+    sources: list[tuple[dict[str, Any], ExportPlan]],
+    date_style: DateStyle,
     name: str,
     disclosure: Disclosure,
+    *,
     on_done: Callable[[Disclosure], None],
     progress: Progress | None,
+    on_total: Progress | None,
     work_dir: Path | None,
 ) -> Export:
+    """An XLSX of one or more sources, finished before it is returned (a zip is
+    written whole)."""
     directory = work_dir or settings.export_dir
     directory.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".export-", suffix=".xlsx", dir=directory)
     os.close(handle)
     path = Path(temporary)
-
-    def counted(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        for frame in frames:
-            disclosure.take(frame)
-            if progress is not None:
-                progress(frame.height)
-            yield frame
-
-    sheet = SheetSource(
-        plan.dataset.name,
-        plan.columns,
-        rows.total,
-        counted(rows.batches()),
-        chart=dict(plan.dataset.chart) if plan.spec.chart else None,
-    )
+    sheets: list[str] = []
     try:
-        write_workbook(path, [sheet], date_style=plan.spec.date_format, sheet_rows=plan.sheet_rows)
+        worker = Worker(_request(settings, "xlsx", [s for s, _ in sources], {}, date_style, path))
+        try:
+            plan = sources[0][1]
+            if worker.total > plan.max_rows:
+                raise too_many_rows(plan, worker.total)
+            if on_total is not None:
+                on_total(worker.total)
+            for kind, payload in worker.frames():
+                if kind == b"P":
+                    rows = NUMBER.unpack(payload)[0]
+                    disclosure.rows += rows
+                    if progress is not None:
+                        progress(rows)
+                elif kind == b"N":
+                    sheets = json.loads(payload)
+                elif kind == b"S":
+                    disclosure.student_ids.update(json.loads(payload))
+        finally:
+            worker.close()
         disclosure.complete = True
         on_done(disclosure)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return Export(
-        name, MEDIA_TYPES[ExportFormat.xlsx], disclosure.rows, _file_chunks(path), path, sheet.names
+        name, MEDIA_TYPES[ExportFormat.xlsx], disclosure.rows, _file_chunks(path), path, sheets
     )
 
 
@@ -407,59 +422,23 @@ def prepare_workbook(
     ]
     moment = now or dt.datetime.now(dt.UTC)
     disclosure = Disclosure("workbook:" + ",".join(plan.dataset.name for plan in plans))
-    directory = work_dir or settings.export_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".workbook-", suffix=".xlsx", dir=directory)
-    os.close(handle)
-    path = Path(temporary)
-
-    def counted(frames: Iterator[pl.DataFrame], has_students: bool) -> Iterator[pl.DataFrame]:
-        for frame in frames:
-            disclosure.rows += frame.height
-            if has_students:
-                disclosure.student_ids.update(
-                    frame.get_column(STUDENT_ID).drop_nulls().unique().to_list()
-                )
-            if progress is not None:
-                progress(frame.height)
-            yield frame
-
-    sources: list[SheetSource] = []
-    with ExitStack() as stack:
-        total = 0
-        for sheet, plan in zip(sheets, plans, strict=True):
-            rows = stack.enter_context(source.read(plan, settings, engine=engine))
-            total += rows.total
-            if total > plan.max_rows:
-                raise too_many_rows(plan, total)
-            sources.append(
-                SheetSource(
-                    sheet.name,
-                    plan.columns,
-                    rows.total,
-                    counted(rows.batches(), _has_students(plan)),
-                    chart=dict(plan.dataset.chart) if plan.spec.chart else None,
-                )
-            )
-        if on_total is not None:
-            on_total(total)
-        try:
-            write_workbook(
-                path, sources, date_style=date_style, sheet_rows=settings.export_xlsx_sheet_rows
-            )
-            disclosure.complete = True
-            on_done(disclosure)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-    names = [name for sheet in sources for name in sheet.names]
-    return Export(
+    sources = [
+        (
+            query.source_request(plan, settings, name=sheet.name, has_students=_has_students(plan)),
+            plan,
+        )
+        for sheet, plan in zip(sheets, plans, strict=True)
+    ]
+    return _workbook(
+        settings,
+        sources,
+        date_style,
         f"workbook_{moment:%Y%m%d-%H%M%S}.xlsx",
-        MEDIA_TYPES[ExportFormat.xlsx],
-        disclosure.rows,
-        _file_chunks(path),
-        path,
-        names,
+        disclosure,
+        on_done=on_done,
+        progress=progress,
+        on_total=on_total,
+        work_dir=work_dir,
     )
 
 

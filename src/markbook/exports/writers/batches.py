@@ -27,6 +27,7 @@ from markbook.exports.writers.frames import (
     DATETIME_PATTERNS,
     text_frame,
 )
+from markbook.exports.writers.markers import error_text
 
 __all__ = [
     "BatchWriter",
@@ -37,13 +38,6 @@ __all__ = [
     "ParquetBatches",
     "error_text",
 ]
-
-
-def error_text(rows: int, reason: str) -> str:
-    return (
-        f"EXPORT INCOMPLETE: it failed after {rows:,} rows ({reason}). "
-        "This file is not the whole export; run it again."
-    )
 
 
 class BatchWriter(Protocol):
