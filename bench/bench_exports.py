@@ -19,8 +19,8 @@ export
 streamed by an HTTP client (httpx2) into /dev/null: wall time to the last byte,
 median of --runs, the formats taking turns. While each request runs, a thread reads
 /proc every 10 ms: the server's RSS (its peak also from VmHWM, reset before each
-request through /proc/<pid>/clear_refs), the peak of its child processes (SQLite is
-read by `python -m markbook.exports.sqlite_child`, a process of its own) and the
+request through /proc/<pid>/clear_refs), the peak of its child processes (each
+export runs in a worker, `python -m markbook.exports.worker`) and the
 peak of the two together, which is what the 200 MB budget is judged on. The
 server's RSS before the request (after a warm-up request of each format) is shown
 as "base".
@@ -889,8 +889,8 @@ def table(
     print(
         "\nMB are RSS. Markbook: peak MB is the server and its reader child together "
         "(sampled every 10 ms; the budget is judged on it, base included); server "
-        "base/peak: before the request / its peak (VmHWM); reader: the SQLite reader "
-        "child's peak (`python -m markbook.exports.sqlite_child`). Peers: whole-process "
+        "base/peak: before the request / its peak (VmHWM); reader: the export "
+        "worker's peak (`python -m markbook.exports.worker`). Peers: whole-process "
         "wall time and peak RSS (wait4); last column: what the peer writes. * at 100k rows."
     )
     for note in notes:
