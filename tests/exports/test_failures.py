@@ -219,6 +219,9 @@ def test_a_query_failing_mid_stream_is_marked_by_the_worker(tmp_path: Path) -> N
     body = b"".join(chunks)
     assert failure.value.reference
     assert "malformed JSON" in str(failure.value)
+    # The worker's traceback comes back for the server's log.
+    assert f"reference {failure.value.reference}" in failure.value.details
+    assert "Traceback" in failure.value.details
     lines = gzip.decompress(body).decode("utf-8-sig").strip().splitlines()
     assert lines[0] == "id,name"
     assert lines[1:151] == [f"{i},n{i - 1}" for i in range(1, 151)]

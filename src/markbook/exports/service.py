@@ -215,11 +215,12 @@ def _stream(
         except WorkerError as error:
             reference = error.reference or secrets.token_hex(4)
             log.error(
-                "export %s failed after %d rows (reference %s): %s",
+                "export %s failed after %d rows (reference %s): %s\n%s",
                 plan.dataset.name,
                 disclosure.rows,
                 reference,
                 error,
+                error.details,
             )
             if not mark_failures:
                 raise

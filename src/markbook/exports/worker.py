@@ -26,9 +26,10 @@ NUMBER = struct.Struct("<Q")
 class WorkerError(RuntimeError):
     """The worker failed; ``reference`` is in the server log with its traceback."""
 
-    def __init__(self, message: str, reference: str = "") -> None:
+    def __init__(self, message: str, reference: str = "", details: str = "") -> None:
         super().__init__(message)
         self.reference = reference
+        self.details = details  # the worker's traceback (its stderr)
 
 
 class Worker:
@@ -65,16 +66,14 @@ class Worker:
         return kind, payload
 
     def _error(self, kind: bytes, payload: bytes) -> WorkerError:
-        if kind == b"E":
-            reported = json.loads(payload)
-            return WorkerError(reported["message"], reported["reference"])
         self._process.wait(timeout=10)
         stderr = self._process.stderr
         text = stderr.read().decode(errors="replace").strip() if stderr else ""
+        if kind == b"E":
+            reported = json.loads(payload)
+            return WorkerError(reported["message"], reported["reference"], text)
         return WorkerError(
-            text.splitlines()[-1]
-            if text
-            else f"the export worker stopped (exit code {self._process.returncode})"
+            f"the export worker stopped (exit code {self._process.returncode})", details=text
         )
 
     def frames(self) -> Iterator[tuple[bytes, bytes]]:
