@@ -126,6 +126,9 @@ def test_a_csv_whose_worker_dies_ends_with_a_marker_and_is_logged(
     assert "the export worker stopped" in lines[-1]
     assert f"export students failed after {len(data)} rows" in caplog.text
     assert disclosed[0].complete is False and disclosed[0].rows == len(data)
+    # The audit trail names every student whose row went out before the worker died.
+    sent = {int(line.split(",")[0]) for line in data}
+    assert sent <= disclosed[0].student_ids
     assert _workers() == []
 
 

@@ -18,8 +18,8 @@ turns them into the file's bytes with polars, and sends the bytes back down a pi
 Frames on the worker's stdout: one type byte, an 8-byte little-endian length, the
 payload. ``C`` the row count (8 bytes), then ``D`` file bytes (8 bytes of row
 count, then the bytes) or ``A`` an Arrow IPC batch (``arrow`` mode, for
-:func:`markbook.exports.source.read`), then ``S`` the ids of the students whose
-rows went out (JSON), ``Z`` the end; or ``E`` and a message.
+:func:`markbook.exports.source.read`), with ``S`` frames naming (JSON) the students
+whose rows are in them, ``Z`` the end; or ``E`` and a message.
 """
 
 from __future__ import annotations
@@ -295,8 +295,13 @@ def run(request: Request, out: IO[bytes]) -> None:
     students: set[int] = set()
 
     def disclosed(frame: pl.DataFrame, source: Source) -> None:
+        # Sent batch by batch, with the batch: should the worker die, the audit
+        # trail still names every student whose rows went out.
         if source.has_students:
-            students.update(frame.get_column(STUDENT_ID).drop_nulls().unique().to_list())
+            ids = set(frame.get_column(STUDENT_ID).drop_nulls().unique().to_list())
+            if new := ids - students:
+                students.update(new)
+                _send(out, b"S", json.dumps(sorted(new)).encode())
 
     with contextlib.ExitStack() as stack:
         connections = []
@@ -356,10 +361,8 @@ def run(request: Request, out: IO[bytes]) -> None:
                 reference = secrets.token_hex(4)
                 reason = f"{type(error).__name__}; reference {reference} in the server log"
                 _send(out, b"D", NUMBER.pack(0) + writer.fail(done, reason))
-                _send(out, b"S", json.dumps(sorted(students)).encode())
                 raise Failed(error, reference) from error
             _send(out, b"D", NUMBER.pack(0) + writer.finish())
-        _send(out, b"S", json.dumps(sorted(students)).encode())
         _send(out, b"Z", b"")
         out.flush()
 
