@@ -25,11 +25,13 @@ whose rows are in them, ``Z`` the end; or ``E`` and a message.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -288,6 +290,8 @@ def make_writer(fmt: str, columns: Sequence[Column], options: dict[str, Any]) ->
 def _send(out: IO[bytes], kind: bytes, payload: bytes) -> None:
     out.write(HEADER.pack(kind, len(payload)))
     out.write(payload)
+    # Now, not when the buffer fills: progress frames are a few bytes each.
+    out.flush()
 
 
 def run(request: Request, out: IO[bytes]) -> None:
@@ -332,7 +336,7 @@ def run(request: Request, out: IO[bytes]) -> None:
             ]
             assert request.xlsx_path is not None
             write_workbook(
-                _path(request.xlsx_path),
+                Path(request.xlsx_path),
                 sheets,
                 date_style=request.date_style,
                 sheet_rows=request.sheet_rows,
@@ -367,15 +371,7 @@ def run(request: Request, out: IO[bytes]) -> None:
         out.flush()
 
 
-def _path(text: str) -> Any:
-    from pathlib import Path
-
-    return Path(text)
-
-
 def _ipc(frame: pl.DataFrame) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     frame.write_ipc_stream(buffer)
     return buffer.getvalue()
