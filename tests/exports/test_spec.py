@@ -526,3 +526,8 @@ def test_weekly_week_start_follows_the_dialect() -> None:
     )
     assert "date_trunc" in pg
     assert "date(" in lite and "date_trunc" not in lite
+
+
+def test_metric_types_refuse_nul_which_postgresql_text_cannot_hold() -> None:
+    with pytest.raises(ValidationError, match="NUL"):
+        ExportSpec(metric_types=["logins\x00"])

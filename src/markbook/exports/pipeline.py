@@ -28,7 +28,6 @@ import contextlib
 import io
 import json
 import secrets
-import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,10 @@ from urllib.parse import quote
 
 import polars as pl
 
+from markbook.exports.worker import HEADER, NUMBER
 from markbook.exports.writers.cells import Column, DateStyle, Kind
 from markbook.exports.writers.frames import CANONICAL, round_cents
 
-HEADER = struct.Struct("<cQ")
-NUMBER = struct.Struct("<Q")
 PROTO = "_proto"
 STUDENT_ID = "_student_id"
 SUM, SUM_SQUARES = "_sum", "_sum_squares"

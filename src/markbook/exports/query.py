@@ -120,3 +120,24 @@ def source_request(
         "chart": dict(plan.dataset.chart) if plan.spec.chart else None,
         "has_students": has_students,
     }
+
+
+def worker_request(
+    settings: Settings,
+    fmt: str,
+    sources: list[dict[str, Any]],
+    *,
+    options: dict[str, Any] | None = None,
+    date_style: str = "iso",
+    xlsx_path: str | None = None,
+) -> dict[str, Any]:
+    """What a worker is asked (see markbook.exports.pipeline.Request)."""
+    return {
+        "format": fmt,
+        "sources": sources,
+        "batch_rows": settings.export_batch_rows,
+        "options": options or {},
+        "date_style": date_style,
+        "xlsx_path": xlsx_path,
+        "sheet_rows": settings.export_xlsx_sheet_rows,
+    }

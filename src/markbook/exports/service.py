@@ -118,25 +118,6 @@ def _options(plan: ExportPlan) -> dict[str, Any]:
     }
 
 
-def _request(
-    settings: Settings,
-    fmt: str,
-    sources: list[dict[str, Any]],
-    options: dict[str, Any],
-    date_style: DateStyle,
-    xlsx_path: Path | None = None,
-) -> dict[str, Any]:
-    return {
-        "format": fmt,
-        "sources": sources,
-        "batch_rows": settings.export_batch_rows,
-        "options": options,
-        "date_style": date_style.value,
-        "xlsx_path": str(xlsx_path) if xlsx_path else None,
-        "sheet_rows": settings.export_xlsx_sheet_rows,
-    }
-
-
 def prepare(
     settings: Settings,
     engine: Engine,
@@ -176,7 +157,15 @@ def prepare(
             on_total=on_total,
             work_dir=work_dir,
         )
-    worker = Worker(_request(settings, fmt.value, [source], _options(plan), spec.date_format))
+    worker = Worker(
+        query.worker_request(
+            settings,
+            fmt.value,
+            [source],
+            options=_options(plan),
+            date_style=spec.date_format.value,
+        )
+    )
     try:
         if worker.total > plan.max_rows:
             raise too_many_rows(plan, worker.total)
@@ -260,7 +249,15 @@ def _workbook(
     path = Path(temporary)
     sheets: list[str] = []
     try:
-        worker = Worker(_request(settings, "xlsx", [s for s, _ in sources], {}, date_style, path))
+        worker = Worker(
+            query.worker_request(
+                settings,
+                "xlsx",
+                [source for source, _ in sources],
+                date_style=date_style.value,
+                xlsx_path=str(path),
+            )
+        )
         try:
             plan = sources[0][1]
             if worker.total > plan.max_rows:

@@ -63,15 +63,7 @@ def _fields(plan: ExportPlan) -> list[Field]:
 def _through_worker(plan: ExportPlan, settings: Settings) -> Iterator[Rows]:
     source = query.source_request(plan, settings)
     worker = Worker(
-        {
-            "format": "arrow",
-            "sources": [source],
-            "batch_rows": settings.export_batch_rows,
-            "options": {},
-            "date_style": plan.spec.date_format.value,
-            "xlsx_path": None,
-            "sheet_rows": settings.export_xlsx_sheet_rows,
-        }
+        query.worker_request(settings, "arrow", [source], date_style=plan.spec.date_format.value)
     )
     with closing(worker):
 

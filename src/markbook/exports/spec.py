@@ -23,6 +23,7 @@ from markbook.auth.models import Role, User
 from markbook.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from markbook.exports.datasets import DATASETS, STUDENT_ID, AnySelect, Dataset, Scope
 from markbook.exports.writers.cells import Column, DateStyle, Kind
+from markbook.schemas import Text
 from markbook.settings import Settings
 
 
@@ -92,7 +93,7 @@ class ExportSpec(BaseModel):
     )
     student_ids: list[Id] | None = Field(None, max_length=MAX_LIST)
     course_ids: list[Id] | None = Field(None, max_length=MAX_LIST)
-    metric_types: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+    metric_types: list[Annotated[Text, Field(min_length=1, max_length=64)]] | None = Field(
         None, max_length=MAX_LIST
     )
     start: dt.date | None = Field(None, description="First day, on the dataset's date column.")

@@ -9,6 +9,7 @@ side (:func:`_main`) imports the pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import secrets
@@ -107,11 +108,10 @@ def report(out: IO[bytes], error: BaseException, reference: str) -> None:
     body = json.dumps(
         {"message": f"{type(error).__name__}: {error}", "reference": reference}
     ).encode()
-    try:
+    # The server may be gone already (client gone, export cancelled): nobody to tell.
+    with contextlib.suppress(OSError):
         out.write(HEADER.pack(b"E", len(body)) + body)
         out.flush()
-    except OSError:
-        pass
 
 
 def _main() -> int:  # pragma: no cover - runs in the worker; covered through Worker
