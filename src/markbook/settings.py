@@ -116,6 +116,57 @@ class Settings(BaseSettings):
         description="Rows an export reads and writes at a time (memory per export grows with it).",
     )
 
+    job_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Jobs run at once by the in-process thread pool (no broker set).",
+    )
+    job_file_ttl_hours: float = Field(
+        24, gt=0, description="How long a finished job's file is kept, then swept away."
+    )
+    job_link_ttl_seconds: int = Field(
+        3600, ge=1, description="Default lifetime of a job's share link (at most the file's)."
+    )
+    job_heartbeat_timeout_seconds: float = Field(
+        30,
+        ge=1,
+        description="A running job silent this long is taken to have lost its worker: it is "
+        "run again, or failed once its attempts are used up.",
+    )
+    job_max_attempts: int = Field(
+        3, ge=1, le=20, description="Times a job is started before it is failed for good."
+    )
+    job_time_limit_seconds: int = Field(
+        21_600, ge=10, description="A job still running after this long is stopped and failed."
+    )
+    report_cards_part_students: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Students per part of a report-cards job; Celery workers render parts in "
+        "parallel.",
+    )
+    report_cards_max_students: int = Field(
+        20_000, ge=1, description="Most students in one report-cards job."
+    )
+
+    rate_limit_bulk_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Requests per minute to the synchronous bulk report route, per user (per IP "
+        "when signed out); 0 turns the limit off.",
+    )
+    rate_limit_jobs_per_minute: int = Field(
+        30, ge=0, description="Jobs a user may start per minute; 0 turns the limit off."
+    )
+    rate_limit_requests_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per minute to every other route, per user (per IP when signed "
+        "out); 0 turns the limit off.",
+    )
+
     @field_validator("token_default_expiry_days", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
