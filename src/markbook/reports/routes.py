@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import enum
+import io
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ConfigDict, Field
@@ -21,11 +23,12 @@ from markbook.deps import (
     authenticate,
     in_one_thread,
 )
+from markbook.downloads import content_disposition
 from markbook.errors import API_ERRORS
-from markbook.reports import service
-from markbook.reports.model import PerformanceReport
+from markbook.reports import bulk, service
+from markbook.reports.model import Flag, PerformanceReport, Period
 from markbook.reports.service import MEDIA_TYPES, RenderedReport, ReportFormat, ReportRequest
-from markbook.schemas import Id, PathId, QueryId, Schema
+from markbook.schemas import Id, JsonDecimal, PathId, QueryId, Schema
 from markbook.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=API_ERRORS)
@@ -198,6 +201,150 @@ def _legacy_request(body: PerformanceRequest, fmt: ReportFormat, *, bom: bool) -
         bom,
         start_field="start_date",
         end_field="end_date",
+    )
+
+
+class BulkFormat(enum.StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+class BulkPerformanceRequest(Schema):
+    """The body of the synchronous bulk report (the older API's field names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    student_ids: list[Id] = Field(
+        min_length=1,
+        max_length=bulk.MAX_JOB_STUDENTS,
+        description=f"At most {bulk.MAX_SYNC_STUDENTS} students, answered in this order (each "
+        "once); for more, start a report_cards job with POST /api/v1/jobs.",
+    )
+    start_date: dt.date | None = Field(None, description="First day (inclusive); default: term.")
+    end_date: dt.date | None = Field(None, description="Last day (inclusive); default: term.")
+    course_id: Id | None = Field(None, description="Only this course.")
+    format: BulkFormat = BulkFormat.json
+    bom: bool = Field(False, description="CSV only: start with a UTF-8 byte order mark.")
+
+
+class StudentFiguresResult(Schema):
+    """A student whose report was made: its key figures."""
+
+    student_id: int
+    success: Literal[True] = True
+    name: str
+    external_id: str
+    grade_level: int
+    average: JsonDecimal | None = Field(description="Overall average (credit-weighted).")
+    letter: str | None
+    gpa: JsonDecimal | None
+    attendance_rate: JsonDecimal | None
+    completion_rate: JsonDecimal | None
+    courses: int = Field(description="Courses in the report.")
+    flags: list[Flag]
+
+
+class StudentFailureResult(Schema):
+    """A student without figures: unknown, not one you may see, or their report failed."""
+
+    student_id: int = Field(description="The id as it was asked for.")
+    success: Literal[False] = False
+    error: str = Field(description="Why, as a sentence.")
+
+
+class BulkPerformance(Schema):
+    period: Period
+    total: int = Field(description="Students asked for (each counted once).")
+    succeeded: int
+    failed: int
+    results: list[
+        Annotated[StudentFiguresResult | StudentFailureResult, Field(discriminator="success")]
+    ]
+
+
+_BULK_DOCUMENTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The figures as JSON, or as a CSV download (one row per student, then "
+        "the failed students and why).",
+        "content": {"application/json": {}, "text/csv": {}},
+    }
+}
+
+
+@router.post(
+    "/reports/bulk/student-performance",
+    response_model=BulkPerformance,
+    responses=_BULK_DOCUMENTS,
+)
+async def bulk_student_performance(
+    http: Request,
+    body: BulkPerformanceRequest,
+    token: BearerToken,
+    ip: ClientIP,
+    today: Today,
+) -> Response:
+    """Key figures of up to 50 students' performance reports, as JSON or CSV (more: a
+    report_cards job)."""
+    csv = body.format is BulkFormat.csv
+
+    def work(session: Session) -> bulk.StudentFigures:
+        user = authenticate(session, token)
+        figures = bulk.student_figures(
+            session,
+            user,
+            body.student_ids,
+            start=body.start_date,
+            end=body.end_date,
+            course_id=body.course_id,
+            today=today,
+        )
+        if figures.rows:
+            record_access(
+                session,
+                user,
+                AuditAction.download if csv else AuditAction.read,
+                Channel.api,
+                "performance_report",
+                [row.student_id for row in figures.rows],
+                ip=ip,
+                detail={
+                    "start": figures.period.start.isoformat(),
+                    "end": figures.period.end.isoformat(),
+                    "format": body.format.value,
+                    "bulk": True,
+                },
+            )
+        return figures
+
+    figures = await in_one_thread(http, work)
+    if csv:
+        sink = io.BytesIO()
+        bulk.write_summary_csv(sink, figures.rows, figures.failures, bom=body.bom)
+        name = f"student-performance_{figures.period.start}_{figures.period.end}.csv"
+        return Response(
+            sink.getvalue(),
+            media_type=MEDIA_TYPES[ReportFormat.csv],
+            headers={"Content-Disposition": content_disposition(name, name)},
+        )
+    return Response(_bulk_answer(figures).model_dump_json(), media_type="application/json")
+
+
+def _bulk_answer(figures: bulk.StudentFigures) -> BulkPerformance:
+    results: list[StudentFiguresResult | StudentFailureResult] = []
+    for outcome in figures.outcomes:
+        if isinstance(outcome.result, bulk.Failure):
+            results.append(
+                StudentFailureResult(student_id=outcome.student_id, error=outcome.result.reason)
+            )
+        else:
+            results.append(StudentFiguresResult.model_validate(outcome.result))
+    succeeded = sum(isinstance(result, StudentFiguresResult) for result in results)
+    return BulkPerformance(
+        period=figures.period,
+        total=len(results),
+        succeeded=succeeded,
+        failed=len(results) - succeeded,
+        results=results,
     )
 
 
