@@ -26,6 +26,7 @@ from markbook.cache import make_cache
 from markbook.db import make_engine, make_sessionmaker
 from markbook.errors import install_error_handlers, problem
 from markbook.exports.routes import router as exports_router
+from markbook.ratelimit import Identities, RateLimitMiddleware, make_rate_limiter
 from markbook.records.routes import router as records_router
 from markbook.reports.routes import router as reports_router
 from markbook.settings import Settings, get_settings
@@ -50,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings.export_dir.mkdir(parents=True, exist_ok=True)
     _settle_garbage_collector()
     yield
+    await app.state.rate_limiter.close()
     app.state.cache.close()
     app.state.engine.dispose()
 
@@ -92,7 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.resolved_secret_key(), settings.session_max_age_hours * 3600
     )
 
+    app.state.rate_limiter = make_rate_limiter(settings)
+
     install_error_handlers(app)
+    # Added first, so it runs inside RequestContextMiddleware: a 429 gets a request
+    # id and is counted in the metrics.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=app.state.rate_limiter,
+        identities=Identities(app.state.sessionmaker, app.state.session_signer),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(auth_router)
     app.include_router(records_router)
