@@ -35,7 +35,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_SECRET = "test-secret-" + "x" * 40
 
 
-def _unavailable(what: str, error: Exception) -> None:
+def unavailable(what: str, error: Exception) -> None:
     message = f"{what} is not reachable ({type(error).__name__}: {error})"
     if IN_CI:
         pytest.fail(message + "; CI=true requires it", pytrace=False)
@@ -92,7 +92,7 @@ def pg_server() -> Iterator[PgServer]:
         with server._admin.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:
-        _unavailable(f"PostgreSQL at {PG_SERVER_URL}", error)
+        unavailable(f"PostgreSQL at {PG_SERVER_URL}", error)
     server.drop_abandoned()
     yield server
     server.drop_all()
@@ -104,7 +104,7 @@ def redis_url() -> str:
     try:
         client.ping()
     except redis.RedisError as error:
-        _unavailable(f"Redis at {REDIS_URL}", error)
+        unavailable(f"Redis at {REDIS_URL}", error)
     finally:
         client.close()
     return REDIS_URL

@@ -21,6 +21,7 @@ CLOSED_BROKER = "amqp://guest:guest@127.0.0.1:1//"
 GENERATED_ID = re.compile(r"^[0-9a-f]{16}$")
 # The one API route that must answer without a token: it hands them out.
 SIGN_IN = ("POST", "/api/v1/auth/token")
+SHARED_DOWNLOAD = ("GET", "/api/v1/downloads/{token}")
 
 MakeClient = Callable[..., TestClient]
 
@@ -234,6 +235,13 @@ def test_route_sweep_sees_every_documented_api_route(sqlite_app: FastAPI) -> Non
     assert documented <= api_operations(sqlite_app)
 
 
+def test_a_shared_download_needs_no_token_but_a_valid_link(client: TestClient) -> None:
+    # Its signed link is the credential (tests/jobs/test_local.py checks the real thing).
+    response = client.get("/api/v1/downloads/1")
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer not-a-real-token", "Basic YWRtaW46YWRtaW4="]
 )
@@ -242,7 +250,7 @@ def test_every_api_route_but_sign_in_needs_a_token(
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     answers = {}
-    for method, path in sorted(api_operations(app) - {SIGN_IN}):
+    for method, path in sorted(api_operations(app) - {SIGN_IN, SHARED_DOWNLOAD}):
         url = re.sub(r"\{[^}]+\}", "1", path)
         response = client.request(method, url, headers=headers)
         answers[f"{method} {path}"] = (

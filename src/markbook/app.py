@@ -26,6 +26,10 @@ from markbook.cache import make_cache
 from markbook.db import make_engine, make_sessionmaker
 from markbook.errors import install_error_handlers, problem
 from markbook.exports.routes import router as exports_router
+from markbook.jobs.executors import Sweeper, make_executor
+from markbook.jobs.links import LinkSigner
+from markbook.jobs.routes import router as jobs_router
+from markbook.jobs.runner import Runtime
 from markbook.ratelimit import Identities, RateLimitMiddleware, make_rate_limiter
 from markbook.records.routes import router as records_router
 from markbook.reports.routes import router as reports_router
@@ -50,7 +54,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Export files land here (shared with workers); make it now, not at the first export.
     settings.export_dir.mkdir(parents=True, exist_ok=True)
     _settle_garbage_collector()
+    jobs = app.state.jobs
+    if hasattr(jobs, "resume"):
+        # In-process jobs queued before a restart would have no one else to run them.
+        jobs.resume()
+    sweeper = Sweeper(app.state.job_runtime, jobs).start()
     yield
+    sweeper.close()
+    jobs.close()
     await app.state.rate_limiter.close()
     app.state.cache.close()
     app.state.engine.dispose()
@@ -93,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_signer = SessionSigner(
         settings.resolved_secret_key(), settings.session_max_age_hours * 3600
     )
+    app.state.link_signer = LinkSigner(settings.resolved_secret_key())
+    app.state.job_runtime = _job_runtime(settings, engine, app.state.sessionmaker)
+    app.state.jobs = make_executor(app.state.job_runtime)
 
     app.state.rate_limiter = make_rate_limiter(settings)
 
@@ -108,12 +122,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(records_router)
     app.include_router(reports_router)
+    app.include_router(jobs_router)
     app.include_router(exports_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
     app.add_api_route(
         "/metrics", metrics_text, methods=["GET"], tags=["operations"], include_in_schema=True
     )
     return app
+
+
+def _job_runtime(settings: Settings, engine: Any, sessions: Any) -> Runtime:
+    if settings.broker_url:
+        from markbook.jobs.tasks import celery_ask_for_help
+
+        return Runtime(settings, engine, sessions, celery_ask_for_help(settings))
+    return Runtime(settings, engine, sessions)
 
 
 def healthz(request: Request) -> JSONResponse:

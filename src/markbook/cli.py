@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.filesize import decimal
 from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +26,7 @@ from markbook import migrate
 from markbook.auth.models import Role
 from markbook.db import make_engine, make_sessionmaker, session_scope
 from markbook.errors import MarkbookError
+from markbook.jobs.models import ExportJob, JobStatus
 from markbook.settings import InsecureSecretKey, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+jobs_app = typer.Typer(
+    help="Background jobs: exports, workbooks, report cards.", no_args_is_help=True
+)
+app.add_typer(jobs_app, name="jobs")
 
 # Messages and tables go to stderr; stdout carries only what a script would
 # capture (a token, a report file).
@@ -483,7 +489,6 @@ def export(
     """Export a dataset to a file (CSV, XLSX, NDJSON, JSON or Parquet), as the system."""
     import tempfile
 
-    from rich.filesize import decimal
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -632,6 +637,162 @@ def _write_atomically(path: Path, body: bytes) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise _fail(f"cannot write {path}: {error.strerror or error}.") from None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        Optional[int],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option(min=1, help="Worker processes (default: one per CPU)."),
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery's log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker for background jobs (needs MARKBOOK_BROKER_URL)."""
+    from markbook.jobs.tasks import QUEUE, make_celery
+
+    settings = _settings()
+    if not settings.broker_url:
+        raise _fail(
+            "MARKBOOK_BROKER_URL is not set, so there is no queue to work on: without a broker, "
+            "jobs run inside `markbook serve`. Set it to redis://... or amqp://... on the server "
+            "and the workers."
+        )
+    engine = make_engine(settings)
+    try:
+        if not migrate.is_up_to_date(settings, engine):
+            raise _fail("the database schema is not up to date; run `markbook db upgrade` first.")
+    finally:
+        engine.dispose()
+    settings.export_dir.mkdir(parents=True, exist_ok=True)
+    arguments = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip"]
+    if concurrency:
+        arguments.append(f"--concurrency={concurrency}")
+    make_celery(settings).worker_main(arguments)
+
+
+def _job_table(jobs: list[ExportJob]) -> Table:
+    table = Table("id", "kind", "status", "progress", "file", "created", "expires")
+    for job in jobs:
+        progress = f"{job.rows_done:,}" + (f" / {job.rows_total:,}" if job.rows_total else "")
+        size = f"{job.file_name} ({decimal(job.file_size)})" if job.file_size else ""
+        table.add_row(
+            job.id,
+            job.kind,
+            job.status,
+            progress,
+            size,
+            f"{job.created_at:%Y-%m-%d %H:%M}",
+            f"{job.expires_at:%Y-%m-%d %H:%M}" if job.expires_at else "",
+        )
+    return table
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[
+        Optional[list[JobStatus]],  # noqa: UP045 - Typer reads the annotation at run time
+        typer.Option(help="Only jobs in this state (repeatable)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """Everyone's jobs, newest first."""
+    from markbook.jobs import service
+
+    settings = _settings()
+    with _unit_of_work(settings) as session:
+        jobs, total = service.list_jobs(session, None, status=status, limit=limit)
+    console.print(_job_table(jobs))
+    console.print(f"{len(jobs)} of {total} jobs", highlight=False)
+
+
+def _find_job(session: Session, job_id: str) -> ExportJob:
+    job = session.get(ExportJob, job_id) if len(job_id) <= 64 else None
+    if job is None:
+        raise _fail(f"there is no job {job_id}; `markbook jobs list` shows them.")
+    return job
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: Annotated[str, typer.Argument(help="The job's id.")]) -> None:
+    """One job: its state, progress, error, result and file."""
+    settings = _settings()
+    with _unit_of_work(settings) as session:
+        job = _find_job(session, job_id)
+    table = Table(show_header=False)
+    for field_name in (
+        "id",
+        "kind",
+        "status",
+        "params",
+        "rows_done",
+        "rows_total",
+        "attempts",
+        "error",
+        "result",
+        "file_path",
+        "file_size",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "expires_at",
+        "heartbeat_at",
+    ):
+        value = getattr(job, field_name)
+        table.add_row(field_name, "" if value is None else str(value))
+    console.print(table)
+
+
+@jobs_app.command("wait")
+def jobs_wait(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    timeout: Annotated[
+        float, typer.Option(min=0, help="Give up after this many seconds (0: never).")
+    ] = 0,
+) -> None:
+    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    settings = _settings()
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+    started = time.monotonic()
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(job_id[:8], total=None, counts="")
+            while True:
+                with sessions() as session:
+                    job = _find_job(session, job_id)
+                progress.update(
+                    task,
+                    completed=job.rows_done,
+                    total=job.rows_total,
+                    description=f"{job_id[:8]} {job.status}",
+                    counts=f"{job.rows_done:,}"
+                    + (f"/{job.rows_total:,}" if job.rows_total is not None else ""),
+                )
+                if job.status not in (JobStatus.queued, JobStatus.running):
+                    break
+                if timeout and time.monotonic() - started > timeout:
+                    raise _fail(f"job {job_id} is still {job.status} after {timeout:g} seconds.")
+                time.sleep(0.5)
+    finally:
+        engine.dispose()
+    if job.status != JobStatus.succeeded:
+        raise _fail(f"job {job_id} {job.status}" + (f": {job.error}" if job.error else "."))
+    console.print(
+        f"Job {job_id} succeeded: {job.file_name} ({decimal(job.file_size or 0)}) at "
+        f"{job.file_path}",
+        highlight=False,
+    )
 
 
 def main() -> None:

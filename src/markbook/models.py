@@ -3,7 +3,7 @@
 from markbook.audit import AuditEvent
 from markbook.auth.models import ApiToken, Role, User
 from markbook.db import Base
-from markbook.jobs.models import ExportJob, JobKind, JobStatus
+from markbook.jobs.models import ExportJob, ExportJobPart, JobKind, JobStatus
 from markbook.records import versioning  # noqa: F401  (registers the data_version hook)
 from markbook.records.models import (
     AnalyticsData,
@@ -33,6 +33,7 @@ __all__ = [
     "Course",
     "Enrollment",
     "ExportJob",
+    "ExportJobPart",
     "Grade",
     "GradeStatus",
     "Guardianship",

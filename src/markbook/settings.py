@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         21_600, ge=10, description="A job still running after this long is stopped and failed."
     )
     report_cards_part_students: int = Field(
-        50,
+        25,
         ge=1,
         le=10_000,
         description="Students per part of a report-cards job; Celery workers render parts in "

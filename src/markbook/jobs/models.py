@@ -6,7 +6,17 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from markbook.auth.models import _in
@@ -61,4 +71,35 @@ class ExportJob(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    # What the job found besides its file: for report cards, the students counted
+    # and each failure with its reason.
+    result: Mapped[dict[str, Any] | None]
+
+
+class PartStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+
+
+class ExportJobPart(Base):
+    """One slice of a job that several workers can share (report cards: a run of
+    students). A worker claims a part by moving it from queued to running; a part
+    whose heartbeat stops is claimable again."""
+
+    __tablename__ = "export_job_parts"
+    __table_args__ = (
+        CheckConstraint(_in("status", PartStatus), name="status"),
+        CheckConstraint("rows_done >= 0", name="rows_done"),
+    )
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("export_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    student_ids: Mapped[list[int]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    status: Mapped[str] = mapped_column(String(16), default=PartStatus.queued)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[dt.datetime | None]
