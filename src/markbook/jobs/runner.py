@@ -281,6 +281,10 @@ def help_job(runtime: Runtime, job_id: str) -> int:
     try:
         return _work_on_parts(runtime, job, user, plan, beat, coordinator=False)
     except Stopped:
+        if beat.reason == "cancelled":
+            # The claiming run removed the job's folder, but this helper may have been
+            # writing a part into it meanwhile: remove what is left.
+            storage.remove_job_files(runtime.settings, job_id)
         return 0
     except Exception:
         if _status(runtime, job_id) != JobStatus.running:
