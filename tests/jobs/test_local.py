@@ -268,23 +268,6 @@ def test_a_link_to_a_job_that_has_not_succeeded_is_refused(
         assert client.get(f"/api/v1/jobs/{job['id']}/download", headers=headers).status_code == 409
 
 
-def _events(
-    client: TestClient, headers: dict[str, str], job_id: str
-) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    with client.stream("GET", f"/api/v1/jobs/{job_id}/events", headers=headers) as stream:
-        assert stream.status_code == 200
-        assert stream.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and name:
-                events.append((name, json.loads(line.split(":", 1)[1])))
-                name = None
-    return events
-
-
 def test_a_job_whose_worker_went_silent_runs_again(
     client: TestClient, app: Any, session: Session, exports_school: ExportSchool
 ) -> None:

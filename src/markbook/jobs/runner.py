@@ -360,13 +360,22 @@ def _requester(runtime: Runtime, job: ExportJob) -> User:
         return user
 
 
-def _auditor(runtime: Runtime, job: ExportJob, user: User) -> Callable[[exports.Disclosure], None]:
-    return exports.auditor(
+def _auditor(
+    runtime: Runtime, job: ExportJob, user: User, students: set[int]
+) -> Callable[[exports.Disclosure], None]:
+    """Audits the export and keeps its students, for the audit of each download."""
+    audit = exports.auditor(
         runtime.sessions,
         user,
         Channel.job,
         detail={"job": job.id, "format": str(job.params.get("format", "xlsx"))},
     )
+
+    def on_done(disclosure: exports.Disclosure) -> None:
+        students.update(disclosure.student_ids)
+        audit(disclosure)
+
+    return on_done
 
 
 def _run_export(
@@ -374,12 +383,7 @@ def _run_export(
 ) -> Finished:
     request = ExportJobRequest.model_validate({"kind": "export", **job.params})
     students: set[int] = set()
-    audit = _auditor(runtime, job, user)
-
-    def on_done(disclosure: exports.Disclosure) -> None:
-        students.update(disclosure.student_ids)
-        audit(disclosure)
-
+    on_done = _auditor(runtime, job, user, students)
     directory.mkdir(parents=True, exist_ok=True)
     export = exports.prepare(
         runtime.settings,
@@ -402,12 +406,7 @@ def _run_workbook(
 ) -> Finished:
     request = WorkbookJobRequest.model_validate({"kind": "workbook", **job.params})
     students: set[int] = set()
-    audit = _auditor(runtime, job, user)
-
-    def on_done(disclosure: exports.Disclosure) -> None:
-        students.update(disclosure.student_ids)
-        audit(disclosure)
-
+    on_done = _auditor(runtime, job, user, students)
     directory.mkdir(parents=True, exist_ok=True)
     export = exports.prepare_workbook(
         runtime.settings,
