@@ -19,7 +19,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from markbook import __version__, metrics, migrate
+from markbook import __version__, metrics, migrate, web
 from markbook.auth.routes import router as auth_router
 from markbook.auth.sessions import SessionSigner
 from markbook.cache import make_cache
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(jobs_router)
     app.include_router(exports_router)
+    web.install(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
     app.add_api_route(
         "/metrics", metrics_text, methods=["GET"], tags=["operations"], include_in_schema=True

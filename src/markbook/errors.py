@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -148,6 +148,39 @@ BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ErrorPages(Protocol):
+    """Renders errors as web pages for the requests it handles (the web UI's)."""
+
+    def handles(self, request: Request) -> bool: ...
+
+    def render(
+        self,
+        request: Request,
+        status: int,
+        detail: str,
+        errors: Sequence[Mapping[str, Any]] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Response: ...
+
+
+def _answer(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """problem+json, or a friendly page when the web UI asked."""
+    pages: ErrorPages | None = getattr(request.app.state, "error_pages", None)
+    if pages is not None and pages.handles(request):
+        return pages.render(request, status, detail, errors, headers)
+    return problem(
+        status, detail, code=code, errors=errors, headers=headers, request_id=_request_id(request)
+    )
+
+
 def problem(
     status: int,
     detail: str,
@@ -185,7 +218,7 @@ def _field_name(location: Sequence[Any]) -> str:
     return name or "request"
 
 
-def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
+def _validation_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"field": _field_name(error.get("loc", ())), "message": error.get("msg", "is invalid")}
@@ -193,24 +226,19 @@ def _validation_problem(request: Request, exc: Exception) -> JSONResponse:
     ]
     shown = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return problem(
+    return _answer(
+        request,
         422,
         f"The request has invalid values. {shown}{more}.",
         code="invalid-input",
         errors=errors,
-        request_id=_request_id(request),
     )
 
 
-def _markbook_problem(request: Request, exc: Exception) -> JSONResponse:
+def _markbook_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MarkbookError)
-    return problem(
-        exc.status,
-        exc.detail,
-        code=exc.code,
-        errors=exc.errors,
-        headers=exc.headers,
-        request_id=_request_id(request),
+    return _answer(
+        request, exc.status, exc.detail, code=exc.code, errors=exc.errors, headers=exc.headers
     )
 
 
@@ -224,23 +252,19 @@ _HTTP_DETAILS = {
 }
 
 
-def _http_problem(request: Request, exc: Exception) -> JSONResponse:
+def _http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     template = _HTTP_DETAILS.get(exc.status_code)
     if template:
         detail = template.format(method=request.method, path=request.url.path)
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
-    return problem(
-        exc.status_code,
-        detail,
-        code=_HTTP_CODES.get(exc.status_code),
-        headers=exc.headers,
-        request_id=_request_id(request),
+    return _answer(
+        request, exc.status_code, detail, code=_HTTP_CODES.get(exc.status_code), headers=exc.headers
     )
 
 
-def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected_problem(request: Request, exc: Exception) -> Response:
     request_id = _request_id(request)
     log.exception(
         "unhandled error on %s %s (request %s)",
@@ -249,7 +273,8 @@ def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
         request_id,
         exc_info=exc,
     )
-    return problem(
+    return _answer(
+        request,
         500,
         "Something went wrong on our side and the request was not completed. It has been "
         "logged; try again, and if it keeps happening give your administrator the request id.",
@@ -257,7 +282,6 @@ def _unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
         # This answer is sent from outside RequestContextMiddleware, which adds the
         # header to every other answer.
         headers={"X-Request-ID": request_id} if request_id else None,
-        request_id=request_id,
     )
 
 

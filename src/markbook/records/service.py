@@ -191,3 +191,23 @@ def _course_visible(session: Session, user: User, course_id: int) -> bool:
 def _count(session: Session, query: Select[Student] | Select[Course]) -> int:
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     return session.execute(counted).scalar_one()
+
+
+@dataclass(frozen=True)
+class TermView:
+    term: str
+    start_date: dt.date
+    end_date: dt.date
+
+
+def student_terms(session: Session, user: User, student_id: int) -> list[TermView]:
+    """The terms of the courses a student is enrolled in that ``user`` may see, latest first:
+    each from its first course's start to its last course's end."""
+    rows = session.execute(
+        select(Course.term, func.min(Course.start_date), func.max(Course.end_date))
+        .join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Enrollment.student_id == student_id, course_row_filter(user, Course.id))
+        .group_by(Course.term)
+        .order_by(func.min(Course.start_date).desc(), Course.term)
+    )
+    return [TermView(term, start, end) for term, start, end in rows if start and end]
