@@ -221,6 +221,13 @@ async def get_job(request: Request, job: CallersJob) -> JobOut:
 async def job_events(request: Request, job: CallersJob) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: a ``progress`` event (the job, as GET /jobs/{id} gives it)
     whenever it changes, then an ``end`` event with its final state."""
+    async for event in job_event_stream(request, job):
+        yield event
+
+
+async def job_event_stream(request: Request, job: ExportJob) -> AsyncIterator[ServerSentEvent]:
+    """The events of ``job`` (already checked to be the caller's) until it ends or
+    the client goes away: for the API's stream and the web pages' alike."""
     sessions = request.app.state.sessionmaker
     job_id = job.id
     last: tuple[Any, ...] | None = None
@@ -258,7 +265,7 @@ async def cancel_job(request: Request, job_id: str, token: BearerToken) -> JobOu
     return job_out(await in_one_thread(request, work), request)
 
 
-def _file_response(job: ExportJob) -> FileResponse:
+def file_response(job: ExportJob) -> FileResponse:
     path = Path(job.file_path or "")
     name = job.file_name or path.name
     return FileResponse(
@@ -280,14 +287,17 @@ def _media_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _serve_download(
+def serve_download(
     session: Session,
     settings: Any,
     job: ExportJob,
     user: User | None,
     ip: str | None,
     how: str,
+    channel: Channel,
 ) -> ExportJob:
+    """Check ``job``'s file can be downloaded and audit the download (through
+    ``channel``, ``how``: owner or link); the caller sends :func:`file_response`."""
     service.downloadable(job, settings)
     if not Path(job.file_path or "").is_file():
         raise service.JobGone(f"Job {job.id}'s file is no longer in storage. Start the job again.")
@@ -296,7 +306,7 @@ def _serve_download(
         session,
         user,
         AuditAction.download,
-        Channel.api,
+        channel,
         f"job:{job.kind}",
         students or None,
         ip=ip,
@@ -322,9 +332,9 @@ async def download_job(
     def work(session: Session) -> ExportJob:
         user = authenticate(session, token)
         job = service.visible_job(session, user, job_id)
-        return _serve_download(session, settings, job, user, ip, "owner")
+        return serve_download(session, settings, job, user, ip, "owner", Channel.api)
 
-    return _file_response(await in_one_thread(request, work))
+    return file_response(await in_one_thread(request, work))
 
 
 @router.post(
@@ -347,7 +357,16 @@ async def share_link(
         return service.downloadable(job, settings)
 
     job = await in_one_thread(request, work)
-    seconds = (body.expires_in if body else None) or settings.job_link_ttl_seconds
+    return make_share_link(request, settings, job, body.expires_in if body else None)
+
+
+def make_share_link(
+    request: Request, settings: Any, job: ExportJob, expires_in: int | None = None
+) -> LinkOut:
+    """A signed download URL for ``job`` (already checked to be downloadable), good
+    for ``expires_in`` seconds (default MARKBOOK_JOB_LINK_TTL_SECONDS), never past
+    the file's expiry."""
+    seconds = expires_in or settings.job_link_ttl_seconds
     expires = utcnow() + dt.timedelta(seconds=seconds)
     if job.expires_at is not None:
         expires = min(expires, job.expires_at)
@@ -384,9 +403,9 @@ async def shared_download(
         job = session.get(ExportJob, job_id)
         if job is None:
             raise service.JobGone("The job this link shared no longer exists.")
-        return _serve_download(session, settings, job, None, ip, "link")
+        return serve_download(session, settings, job, None, ip, "link", Channel.api)
 
-    return _file_response(await in_one_thread(request, work))
+    return file_response(await in_one_thread(request, work))
 
 
 @router.delete("/exports/cache", response_model=CacheCleared, tags=["exports"])

@@ -25,7 +25,7 @@ from markbook.audit import AuditEvent
 from markbook.auth.models import Role, User
 from markbook.auth.scope import student_filter
 from markbook.db import utcnow
-from markbook.errors import Conflict, MarkbookError, NotFound, PayloadTooLarge
+from markbook.errors import Conflict, InvalidInput, MarkbookError, NotFound, PayloadTooLarge
 from markbook.exports.routes import WorkbookRequest
 from markbook.exports.service import plan_for
 from markbook.exports.spec import ExportFormat, ExportSpec
@@ -112,6 +112,19 @@ def check_request(
     else:
         selection = select_students(session, user, request, today=today)
         count = len(selection.student_ids) + len(selection.failures)
+        if count == 0:
+            period = selection.period
+            raise InvalidInput(
+                f"No student you may see matches this choice between {period.start} and "
+                f"{period.end}, so there are no report cards to make. Choose another course, "
+                "grade level or period.",
+                errors=[
+                    {
+                        "field": "course_id" if request.course_id else "grade_level",
+                        "message": "no students match",
+                    }
+                ],
+            )
         if count > settings.report_cards_max_students:
             raise PayloadTooLarge(
                 f"This would make report cards for {count:,} students; one job makes at most "
