@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from markbook.web import auth, jobs, students
+from markbook.web import admin, analytics, auth, jobs, students
 from markbook.web.errors import WebErrorPages, redirect_to_sign_in
 from markbook.web.session import SignInRequired
 
@@ -24,5 +24,5 @@ def install(app: FastAPI) -> None:
     app.state.error_pages = WebErrorPages()
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (auth.router, students.router, jobs.router):
+    for router in (auth.router, students.router, jobs.router, analytics.router, admin.router):
         app.include_router(router)
