@@ -664,7 +664,16 @@ def worker(
     finally:
         engine.dispose()
     settings.export_dir.mkdir(parents=True, exist_ok=True)
-    arguments = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip"]
+    # A node name of its own (Celery expands %h to the host name): two workers on one
+    # machine named alike would fight over the broker's exclusive control queue.
+    arguments = [
+        "worker",
+        f"--loglevel={loglevel}",
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+        f"--hostname=markbook-{os.getpid()}@%h",
+    ]
     if concurrency:
         arguments.append(f"--concurrency={concurrency}")
     make_celery(settings).worker_main(arguments)

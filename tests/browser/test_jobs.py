@@ -12,8 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Server, Shots, sign_in
 
-# One xdist worker runs every browser test (see test_pages.py).
-pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 TEACHER = "teacher@example.org"
 ADMIN = "admin@example.org"

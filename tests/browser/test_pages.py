@@ -11,9 +11,9 @@ from pypdf import PdfReader
 
 from tests.browser.conftest import Server, Shots, sign_in
 
-# One xdist worker runs every browser test, so they share one server and one Chromium
-# (the README's test command passes --dist loadgroup).
-pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
+# The test command passes --dist loadfile: one xdist worker runs this file's tests,
+# with one server and one Chromium.
+pytestmark = pytest.mark.slow
 
 TEACHER = "teacher@example.org"
 ADMIN = "admin@example.org"

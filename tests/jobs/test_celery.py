@@ -34,6 +34,9 @@ from tests.jobs.conftest import start, wait_for
 REDIS_BROKER = REDIS_URL.rsplit("/", 1)[0] + "/14"
 RABBITMQ_BROKER = os.environ.get("MARKBOOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 HEARTBEAT_TIMEOUT = 3
+# One xdist worker runs all of these (the test command passes --dist loadfile): the
+# brokers and their "markbook" queue are shared, so two test processes' Celery
+# workers would take each other's tasks.
 EXTRA_STUDENTS = 24
 SLOW_STUDENTS = 150
 
@@ -289,3 +292,18 @@ def test_a_running_celery_job_is_cancelled_within_two_seconds(
     assert final["status"] == "cancelled"
     assert final["download_url"] is None
     assert not job_dir.exists()
+
+
+def test_a_second_worker_on_the_same_machine_starts_beside_the_first(
+    celery_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    # Celery names a worker celery@<host> unless told otherwise, and a second worker of
+    # the same name cannot take the broker's exclusive control queue (RabbitMQ refuses
+    # it: RESOURCE_LOCKED). Each markbook worker names itself after its process id.
+    second = WorkerProcess(celery_settings, tmp_path / "second.log")
+    try:
+        for started in (worker, second):
+            banner = started.log_path.read_text(encoding="utf-8", errors="replace")
+            assert f"markbook-{started.process.pid}@" in banner
+    finally:
+        second.stop()

@@ -8,6 +8,7 @@ import time
 import zipfile
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
@@ -45,8 +46,22 @@ def _events(
 
 
 def test_events_stream_increasing_progress_then_the_final_state(
-    client: TestClient, session: Session, exports_school: ExportSchool
+    client: TestClient,
+    session: Session,
+    exports_school: ExportSchool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Each card takes at least 30 ms, so the job outlasts several of the stream's
+    # half-second looks even when a loaded machine runs this test's stream late.
+    from markbook.reports import pdf
+
+    render = pdf.render_pdf
+
+    def slow_render(*args: Any, **kwargs: Any) -> bytes:
+        time.sleep(0.03)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "render_pdf", slow_render)
     headers = exports_school.admin_headers
     students = _grade_twelve(session, 60)
     job = start(
