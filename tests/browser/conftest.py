@@ -105,7 +105,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
-            pass
+            pass  # not listening yet: try again
         time.sleep(0.3)
     pytest.fail(f"markbook serve did not answer in 90 s: {log.read_text(errors='replace')[-3000:]}")
 

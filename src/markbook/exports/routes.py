@@ -95,7 +95,8 @@ def list_datasets(user: CurrentUser) -> DatasetList:
     )
 
 
-def _download(export: service.Export) -> StreamingResponse:
+def download_response(export: service.Export) -> StreamingResponse:
+    """The export streamed as an attachment (the API's and the web pages' alike)."""
     return StreamingResponse(
         export.chunks,
         media_type=export.media_type,
@@ -146,7 +147,7 @@ async def export_dataset(
     # Signed in and committed first: an export can take seconds, and the request's
     # session must not hold SQLite's write lock (a token's last-use time) meanwhile.
     user = await in_one_thread(request, lambda session: authenticate(session, token))
-    return _download(
+    return download_response(
         await run_in_threadpool(
             service.prepare,
             settings,
@@ -195,7 +196,7 @@ async def export_workbook(
     engine = request.app.state.engine
     sessions = request.app.state.sessionmaker
     user = await in_one_thread(request, lambda session: authenticate(session, token))
-    return _download(
+    return download_response(
         await run_in_threadpool(
             service.prepare_workbook,
             settings,

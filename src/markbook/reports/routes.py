@@ -75,31 +75,18 @@ async def _serve(
     """Sign in, render (or take from the cache) and audit, in one unit of work."""
 
     def work(session: Session) -> RenderedReport:
-        user = authenticate(session, token)
-        rendered = service.student_performance(
+        return service.audited_report(
             session,
             cache,
-            user,
+            authenticate(session, token),
             request,
+            channel=Channel.api,
+            attachment=attachment,
+            ip=ip,
             today=today,
             school_name=settings.school_name,
             ttl_seconds=settings.report_cache_ttl_seconds,
         )
-        record_access(
-            session,
-            user,
-            AuditAction.download if attachment else AuditAction.read,
-            Channel.api,
-            "performance_report",
-            [rendered.student.id],
-            ip=ip,
-            detail={
-                "start": rendered.period.start.isoformat(),
-                "end": rendered.period.end.isoformat(),
-                "format": rendered.format.value,
-            },
-        )
-        return rendered
 
     rendered = await in_one_thread(http, work)
     headers = {"X-Cache": "hit" if rendered.cache_hit else "miss"}

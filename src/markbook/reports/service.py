@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from markbook.audit import AuditAction, Channel, record_access
 from markbook.auth.models import User
 from markbook.auth.scope import course_filter, visible_student
 from markbook.cache import Cache
@@ -124,6 +125,47 @@ def student_performance(
     if ttl_seconds:
         cache.set(key, body, ttl_seconds)
     return RenderedReport(body, request.format, student, period, cache_hit=False)
+
+
+def audited_report(
+    session: Session,
+    cache: Cache,
+    user: User,
+    request: ReportRequest,
+    *,
+    channel: Channel,
+    attachment: bool,
+    ip: str | None,
+    today: dt.date,
+    school_name: str,
+    ttl_seconds: int,
+) -> RenderedReport:
+    """:func:`student_performance`, with the read (or the download) in the audit trail:
+    what every edge that shows a report to a person calls."""
+    rendered = student_performance(
+        session,
+        cache,
+        user,
+        request,
+        today=today,
+        school_name=school_name,
+        ttl_seconds=ttl_seconds,
+    )
+    record_access(
+        session,
+        user,
+        AuditAction.download if attachment else AuditAction.read,
+        channel,
+        "performance_report",
+        [rendered.student.id],
+        ip=ip,
+        detail={
+            "start": rendered.period.start.isoformat(),
+            "end": rendered.period.end.isoformat(),
+            "format": rendered.format.value,
+        },
+    )
+    return rendered
 
 
 def render(

@@ -7,15 +7,15 @@ import enum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from markupsafe import Markup
 
 from markbook.audit import AuditAction, Channel, record_access
 from markbook.auth.scope import visible_course
 from markbook.deps import ClientIP, SessionDep, SettingsDep, Today
-from markbook.downloads import ascii_name, content_disposition
 from markbook.errors import InvalidInput
 from markbook.exports import service as exports
+from markbook.exports.routes import download_response
 from markbook.exports.spec import ExportFormat
 from markbook.records import service as records
 from markbook.records.models import Course
@@ -168,14 +168,4 @@ def analytics_download(
             },
         ),
     )
-    return StreamingResponse(
-        export.chunks,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": content_disposition(
-                export.filename, ascii_name(export.filename)
-            ),
-            "X-Export-Rows": str(export.rows),
-            "Cache-Control": "no-store",
-        },
-    )
+    return download_response(export)

@@ -18,20 +18,20 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from markbook.audit import AuditAction, Channel, record_access
+from markbook.audit import Channel
 from markbook.auth.models import Role, User
 from markbook.auth.scope import student_filter
 from markbook.deps import ClientIP, SessionDep, SettingsDep, Today, in_one_thread
-from markbook.downloads import ascii_name, content_disposition
 from markbook.errors import InvalidInput, MarkbookError
 from markbook.exports import service as exports
 from markbook.exports.datasets import DATASETS, Dataset, Scope
+from markbook.exports.routes import download_response
 from markbook.exports.spec import MAX_LIST, ExportFormat, ExportSpec
 from markbook.exports.writers.cells import DateStyle
 from markbook.jobs import service as jobs
@@ -39,7 +39,7 @@ from markbook.records import service as records
 from markbook.records.models import AnalyticsData, Student
 from markbook.web.forms import optional_date, optional_int
 from markbook.web.session import FormUser, SignInRequired, WebUser, user_of
-from markbook.web.students import course_choices
+from markbook.web.students import audit_listed, course_choices
 from markbook.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -215,16 +215,7 @@ def student_choices(session: Session, user: User, ip: str | None) -> tuple[list[
     students, total = records.search_students(
         session, user, page=records.PageRequest(1, MAX_STUDENT_CHOICES)
     )
-    if students:
-        record_access(
-            session,
-            user,
-            AuditAction.read,
-            Channel.web,
-            "student_list",
-            [student.id for student in students],
-            ip=ip,
-        )
+    audit_listed(session, user, students, ip)
     return students, total
 
 
@@ -456,14 +447,4 @@ async def download_export(
             request, lambda session: exports_context(session, user, choices, ip=ip, error=failed)
         )
         return page(request, "exports.html", context, status_code=error.status)
-    return StreamingResponse(
-        export.chunks,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": content_disposition(
-                export.filename, ascii_name(export.filename)
-            ),
-            "X-Export-Rows": str(export.rows),
-            "Cache-Control": "no-store",
-        },
-    )
+    return download_response(export)

@@ -8,17 +8,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from markbook.audit import AuditAction, Channel, record_access
 from markbook.auth.models import User
+from markbook.cache import Cache
 from markbook.deps import CacheDep, ClientIP, SessionDep, SettingsDep, Today
 from markbook.errors import InvalidInput
 from markbook.records import service as records
 from markbook.records.models import MAX_GRADE_LEVEL, MIN_GRADE_LEVEL, Student
 from markbook.reports import service as reports
 from markbook.reports.model import PerformanceReport, weekly_averages
-from markbook.reports.service import ReportFormat, ReportRequest
+from markbook.reports.service import RenderedReport, ReportFormat, ReportRequest
 from markbook.schemas import PathId
+from markbook.settings import Settings
 from markbook.web import charts
 from markbook.web.forms import optional_date, optional_int
 from markbook.web.session import WebUser
@@ -40,6 +43,20 @@ def course_choices(session: SessionDep, user: User) -> list[records.CourseView]:
         session, user, page=records.PageRequest(1, MAX_COURSE_CHOICES)
     )
     return sorted(views, key=lambda v: (v.course.term, v.course.name))
+
+
+def audit_listed(session: Session, user: User, students: list[Student], ip: str | None) -> None:
+    """Put the students a page lists (their names are on it) in the audit trail."""
+    if students:
+        record_access(
+            session,
+            user,
+            AuditAction.read,
+            Channel.web,
+            "student_list",
+            [student.id for student in students],
+            ip=ip,
+        )
 
 
 @router.get("/students")
@@ -79,16 +96,7 @@ def students_page(
         error = invalid.detail.replace(
             " list yours with GET /api/v1/courses.", " choose one from the list."
         )
-    if students:
-        record_access(
-            session,
-            user,
-            AuditAction.read,
-            Channel.web,
-            "student_list",
-            [student.id for student in students],
-            ip=ip,
-        )
+    audit_listed(session, user, students, ip)
     pages = max(1, -(-total // PER_PAGE))
     return page(
         request,
@@ -165,27 +173,22 @@ def student_page(
     try:
         first, last = _read_period(presets, period, start, end)
         chosen_course = optional_int(course_id, "course_id", "The course")
-        report = _json_report(
+        rendered = _audited(
             session,
             cache,
             settings,
             user,
-            today,
             ReportRequest(student_id, first, last, chosen_course),
+            today=today,
+            ip=ip,
+            attachment=False,
         )
     except InvalidInput as invalid:
         context.update(error=invalid.detail, start=start, end=end, period="custom")
         return page(request, "student.html", context, status_code=422)
-    record_access(
-        session,
-        user,
-        AuditAction.read,
-        Channel.web,
-        "performance_report",
-        [student.id],
-        ip=ip,
-        detail={"start": report.period.start.isoformat(), "end": report.period.end.isoformat()},
-    )
+    # The page is drawn from the JSON report itself (the same cached bytes the API
+    # sends), so its figures cannot drift from the API's.
+    report = PerformanceReport.model_validate_json(rendered.body)
     selected = next(
         (p.key for p in presets if (p.start, p.end) == (report.period.start, report.period.end)),
         "custom",
@@ -205,26 +208,29 @@ def student_page(
     return page(request, "student.html", context)
 
 
-def _json_report(
-    session: SessionDep,
-    cache: CacheDep,
-    settings: SettingsDep,
+def _audited(
+    session: Session,
+    cache: Cache,
+    settings: Settings,
     user: User,
-    today: dt.date,
     request: ReportRequest,
-) -> PerformanceReport:
-    # The page is drawn from the JSON report itself (the same cached bytes the API
-    # sends), so its figures cannot drift from the API's.
-    rendered = reports.student_performance(
+    *,
+    today: dt.date,
+    ip: str | None,
+    attachment: bool,
+) -> RenderedReport:
+    return reports.audited_report(
         session,
         cache,
         user,
         request,
+        channel=Channel.web,
+        attachment=attachment,
+        ip=ip,
         today=today,
         school_name=settings.school_name,
         ttl_seconds=settings.report_cache_ttl_seconds,
     )
-    return PerformanceReport.model_validate_json(rendered.body)
 
 
 def _charts(report: PerformanceReport) -> dict[str, object]:
@@ -252,9 +258,6 @@ def _charts(report: PerformanceReport) -> dict[str, object]:
     }
 
 
-DOWNLOADS = (ReportFormat.pdf, ReportFormat.csv, ReportFormat.xlsx, ReportFormat.json)
-
-
 @router.get("/students/{student_id}/report.{fmt}")
 def report_download(
     student_id: PathId,
@@ -279,28 +282,8 @@ def report_download(
         # Excel reads a CSV as UTF-8 only when it starts with a byte order mark.
         bom=fmt is ReportFormat.csv,
     )
-    rendered = reports.student_performance(
-        session,
-        cache,
-        user,
-        request,
-        today=today,
-        school_name=settings.school_name,
-        ttl_seconds=settings.report_cache_ttl_seconds,
-    )
-    record_access(
-        session,
-        user,
-        AuditAction.download,
-        Channel.web,
-        "performance_report",
-        [rendered.student.id],
-        ip=ip,
-        detail={
-            "start": rendered.period.start.isoformat(),
-            "end": rendered.period.end.isoformat(),
-            "format": fmt.value,
-        },
+    rendered = _audited(
+        session, cache, settings, user, request, today=today, ip=ip, attachment=True
     )
     return Response(
         rendered.body,
