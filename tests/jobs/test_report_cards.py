@@ -45,14 +45,10 @@ def _events(
     return events
 
 
-def test_events_stream_increasing_progress_then_the_final_state(
-    client: TestClient,
-    session: Session,
-    exports_school: ExportSchool,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Each card takes at least 30 ms, so the job outlasts several of the stream's
-    # half-second looks even when a loaded machine runs this test's stream late.
+@pytest.fixture
+def slow_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each card takes at least 30 ms, so a job outlasts several half-second heartbeats
+    (and a stream's looks) even on a fast machine, or a loaded one that polls late."""
     from markbook.reports import pdf
 
     render = pdf.render_pdf
@@ -62,6 +58,12 @@ def test_events_stream_increasing_progress_then_the_final_state(
         return render(*args, **kwargs)
 
     monkeypatch.setattr(pdf, "render_pdf", slow_render)
+
+
+@pytest.mark.usefixtures("slow_cards")
+def test_events_stream_increasing_progress_then_the_final_state(
+    client: TestClient, session: Session, exports_school: ExportSchool
+) -> None:
     headers = exports_school.admin_headers
     students = _grade_twelve(session, 60)
     job = start(
@@ -125,6 +127,7 @@ def test_failed_students_are_counted_and_listed_not_fatal(
     assert exports_school.li.name not in summary  # never named to a teacher who may not see her
 
 
+@pytest.mark.usefixtures("slow_cards")
 def test_a_running_job_is_cancelled_within_two_seconds_and_leaves_no_file(
     client: TestClient, session: Session, exports_school: ExportSchool, settings: Settings
 ) -> None:
